@@ -1,0 +1,47 @@
+# The two set-up commands of the README: `make demo` and `make test`. Each creates .venv
+# when it is missing and installs the project into it.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+OUT ?= .impactlens/demo
+
+export DO_NOT_TRACK := 1
+export PREFECT_HOME ?= $(CURDIR)/.impactlens/prefect
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export PREFECT_LOGGING_LEVEL := WARNING
+export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 60
+
+.PHONY: setup demo test lint bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "Installing impactlens and its dependencies into $(VENV) (log: $(VENV)/install.log)"
+	$(BIN)/python -m pip install --upgrade pip > $(VENV)/install.log 2>&1 \
+		|| { cat $(VENV)/install.log; exit 1; }
+	$(BIN)/python -m pip install -e ".[dev]" >> $(VENV)/install.log 2>&1 \
+		|| { cat $(VENV)/install.log; exit 1; }
+	$(BIN)/python -c "import impactlens, pandas, pyarrow, networkx, prefect, fastapi, jinja2, typer"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/impactlens map check fixtures/service_map.yaml --incidents fixtures/incidents.csv
+	$(BIN)/impactlens score --map fixtures/service_map.yaml --incidents fixtures/incidents.csv \
+		--out $(OUT) --as-of 2026-11-23T00:00:00Z
+	@echo "Demo output is in $(OUT)/ (incident_scores.csv, process_impacts.csv, rejected.csv)"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.exposure
+	$(BIN)/python -m bench.scoring
+
+clean:
+	rm -rf $(VENV) .impactlens .pytest_cache .hypothesis

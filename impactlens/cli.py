@@ -1,0 +1,296 @@
+"""The `impactlens` command line: wires loaders, the engine and writers together.
+
+Every `ImpactlensError` becomes a message on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from impactlens.errors import ImpactlensError, InputFileError
+
+app = typer.Typer(
+    help="impactlens: what IT incidents cost the business, and the path that explains it.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+map_app = typer.Typer(help="Check and explore a service map.", no_args_is_help=True)
+app.add_typer(map_app, name="map")
+
+# Piped output is not cut to 80 columns: people paste it into tickets and reports.
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+MapPath = Annotated[Path, typer.Argument(help="Service map YAML file.", show_default=False)]
+
+
+@map_app.command("check")
+def map_check(
+    map_path: MapPath,
+    incidents: Annotated[
+        Path | None,
+        typer.Option(
+            "--incidents",
+            help="Canonical incident CSV: also report how many "
+            "incidents the map resolves to a service.",
+        ),
+    ] = None,
+) -> None:
+    """Validate a service map and print its quality report.
+
+    Exit code 0 when the map is valid, 2 when it is not (every error is listed with its
+    place, such as services[3].aliases[1]).
+
+    Example: impactlens map check fixtures/service_map.yaml --incidents fixtures/incidents.csv
+    """
+    from engine.resolution import resolve_services
+    from ingest.canonical import parse_canonical_incidents, read_canonical_csv
+    from service_map.graph import impact_graph
+    from service_map.load import load_service_map
+    from service_map.quality import quality_report
+
+    service_map = load_service_map(map_path)
+    report = quality_report(service_map, impact_graph(service_map))
+    out.print(
+        f"{map_path}: valid. {report.services} services, {report.redundancy_groups} "
+        f"redundancy groups, {report.processes} business processes, "
+        f"{report.dependencies} dependencies, {report.supports} supports."
+    )
+    findings = report.findings
+    if findings:
+        out.print(f"{len(findings)} findings:")
+        for finding in findings:
+            out.print(f"  - {finding}")
+    else:
+        out.print("No findings.")
+    if incidents is not None:
+        parsed, _ = parse_canonical_incidents(read_canonical_csv(incidents))
+        resolved = resolve_services(parsed, service_map)
+        _print_coverage(resolved)
+
+
+def _print_coverage(resolved: pd.DataFrame) -> None:
+    total = len(resolved)
+    if total == 0:
+        out.print("Coverage: no valid incidents to resolve.")
+        return
+    by = resolved["mapped_by"].value_counts()
+    unmapped = resolved[~resolved["mapped"]]
+    out.print(
+        f"Coverage: {total - len(unmapped)} of {total} incidents resolved to a service "
+        f"({(total - len(unmapped)) / total:.1%}): {by.get('ci', 0)} by CI, "
+        f"{by.get('match', 0)} by match rules; {len(unmapped)} unresolved "
+        f"({len(unmapped) / total:.1%})."
+    )
+    unknown = unmapped["ci"].dropna().value_counts().head(5)
+    if len(unknown):
+        listed = ", ".join(f"{ci} ({count})" for ci, count in unknown.items())
+        out.print(f"  Most frequent CIs not in the map: {listed}")
+
+
+@map_app.command("blast-radius")
+def map_blast_radius(
+    map_path: MapPath,
+    service_id: Annotated[str, typer.Argument(help="Service (or redundancy group) id.")],
+) -> None:
+    """List every business process a service's failure reaches, with exposure and path.
+
+    Example: impactlens map blast-radius fixtures/service_map.yaml payments-api
+    """
+    from engine.impact import build_impact_model, explain
+    from service_map.load import load_service_map
+
+    model = build_impact_model(load_service_map(map_path))
+    row = model.exposure.node_index(service_id)
+    if model.graph.nodes[service_id]["kind"] == "process":
+        raise InputFileError(f"{service_id!r} is a business process, not a service")
+    reached = [
+        (process_id, float(model.exposure.values[row, column]))
+        for column, process_id in enumerate(model.exposure.processes)
+        if model.exposure.values[row, column] > 0
+    ]
+    if not reached:
+        out.print(f"{service_id} reaches no business process on its own.")
+        return
+    table = Table(title=f"Blast radius of {service_id}")
+    for name in ("process", "criticality", "exposure", "value/hour at risk", "path"):
+        table.add_column(name)
+    for process_id, exposure in sorted(reached, key=lambda item: (-item[1], item[0])):
+        process = model.service_map.process(process_id)
+        table.add_row(
+            process_id,
+            str(process.criticality),
+            f"{exposure:.3g}",
+            f"{exposure * process.value_per_hour:,.0f}",
+            explain(model, service_id, process_id),
+        )
+    out.print(table)
+
+
+@map_app.command("import-edges")
+def map_import_edges(
+    edges: Annotated[Path, typer.Argument(help="CSV edge list: caller depends on callee.")],
+    caller: Annotated[str | None, typer.Option(help="Caller column (default: the first).")] = None,
+    callee: Annotated[str | None, typer.Option(help="Callee column (default: the second).")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--out", help="Write the YAML here instead of printing it.")
+    ] = None,
+) -> None:
+    """Turn an edge list (caller,callee) into a service map skeleton (YAML).
+
+    Example: impactlens map import-edges edges.csv --out service_map.yaml
+    """
+    from service_map.edge_list import parse_edge_list, skeleton_yaml
+    from service_map.load import read_text
+
+    text = read_text(edges, what="edge list")
+    reader = csv.reader(text.splitlines())
+    header = next(reader, None)
+    if not header:
+        raise InputFileError(f"edge list {edges}: empty file")
+    columns = []
+    for wanted, default in ((caller, 0), (callee, 1)):
+        if wanted is None:
+            if len(header) < 2:
+                raise InputFileError(f"edge list {edges}: needs two columns, caller and callee")
+            columns.append(default)
+        elif wanted in header:
+            columns.append(header.index(wanted))
+        else:
+            raise InputFileError(
+                f"edge list {edges}: no column {wanted!r} (columns: {', '.join(header)})"
+            )
+    rows = [
+        [row[columns[0]], row[columns[1]]] if len(row) > max(columns) else row
+        for row in reader
+        if any(cell.strip() for cell in row)
+    ]
+    records = parse_edge_list(rows, source=f"edge list {edges}")
+    text = skeleton_yaml(records, source=edges.name)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        err.print(
+            f"Wrote {output}: {len(records['services'])} services, "
+            f"{len(records['dependencies'])} dependencies."
+        )
+
+
+@app.command("score")
+def score(
+    map_path: Annotated[Path, typer.Option("--map", help="Service map YAML file.")],
+    incidents: Annotated[Path, typer.Option("--incidents", help="Canonical incident CSV.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory for the output CSVs.")],
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="ISO 8601 moment that open incidents count up to (naive means UTC). Default: now.",
+        ),
+    ] = None,
+) -> None:
+    """Score each incident's business impact and write three CSVs to --out.
+
+    incident_scores.csv (one row per valid incident), process_impacts.csv (one row per
+    incident and process it reaches), rejected.csv (every row that could not be scored,
+    with its reason).
+
+    Example: impactlens score --map fixtures/service_map.yaml --incidents
+    fixtures/incidents.csv --out out/ --as-of 2026-11-23T00:00:00Z
+    """
+    from engine.impact import build_impact_model, process_impacts, score_incidents
+    from engine.resolution import resolve_services
+    from ingest.canonical import parse_canonical_incidents, read_canonical_csv
+    from service_map.load import load_service_map
+
+    moment = _parse_as_of(as_of)
+    model = build_impact_model(load_service_map(map_path))
+    raw = read_canonical_csv(incidents)
+    parsed, rejected = parse_canonical_incidents(raw, as_of=moment)
+    resolved = resolve_services(parsed, model.service_map)
+    scores = score_incidents(resolved, model, as_of=moment)
+    impacts = process_impacts(resolved, model, as_of=moment)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    scores.to_csv(out_dir / "incident_scores.csv", index=False, float_format="%.4f")
+    impacts.to_csv(out_dir / "process_impacts.csv", index=False, float_format="%.4f")
+    rejected.to_csv(out_dir / "rejected.csv", index=False)
+    _print_score_summary(len(raw), scores, rejected, moment, out_dir)
+
+
+def _parse_as_of(text: str | None) -> pd.Timestamp:
+    from impactlens.moments import utc_moment
+
+    if text is None:
+        return pd.Timestamp.now(tz="UTC").floor("s")
+    try:
+        moment = utc_moment(text)
+    except ValueError:
+        moment = pd.NaT
+    if moment is pd.NaT:
+        raise InputFileError(
+            f"--as-of {text!r} is not an ISO 8601 moment (for example 2026-11-23T00:00:00Z)"
+        )
+    return moment
+
+
+def _print_score_summary(
+    rows: int, scores: pd.DataFrame, rejected: pd.DataFrame, as_of: pd.Timestamp, out_dir: Path
+) -> None:
+    scored = len(scores)
+    mapped = int(scores["mapped"].sum())
+    share = mapped / scored if scored else 0.0
+    out.print(
+        f"Read {rows} rows; scored {scored} incidents as of {as_of.isoformat()}; "
+        f"{mapped} mapped to a service ({share:.1%}); {len(rejected)} rejected."
+    )
+    out.print(
+        f"Total value at risk: {scores['value_at_risk'].sum():,.2f}; "
+        f"weighted business minutes lost: {scores['impact_score'].sum():,.1f}."
+    )
+    if len(rejected):
+        top = rejected["problem"].value_counts().head(5)
+        out.print(
+            "Rejected rows by problem: "
+            + "; ".join(f"{problem} ({count})" for problem, count in top.items())
+            + f" (see {out_dir}/rejected.csv)"
+        )
+    top = scores.nlargest(5, "impact_score")
+    top = top[top["impact_score"] > 0]
+    if len(top):
+        table = Table(title="Top incidents by impact score")
+        for name in ("incident", "service", "impact score", "value at risk", "explanation"):
+            table.add_column(name)
+        for row in top.itertuples():
+            table.add_row(
+                str(row.incident_id),
+                str(row.service_id),
+                f"{row.impact_score:,.1f}",
+                f"{row.value_at_risk:,.2f}",
+                str(row.explanation),
+            )
+        out.print(table)
+    out.print(f"Wrote {out_dir}/incident_scores.csv, process_impacts.csv, rejected.csv")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: run the app, turning impactlens errors into exit code 2."""
+    try:
+        app(args=argv, prog_name="impactlens")
+    except ImpactlensError as error:
+        err.print(f"error: {error}", markup=False)
+        raise SystemExit(2) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,15 @@
+"""Turn a source's rows into the canonical incident table and a table of rejected rows."""
+
+from ingest.canonical import (
+    OPTIONAL_COLUMNS,
+    REQUIRED_COLUMNS,
+    parse_canonical_incidents,
+    read_canonical_csv,
+)
+
+__all__ = [
+    "OPTIONAL_COLUMNS",
+    "REQUIRED_COLUMNS",
+    "parse_canonical_incidents",
+    "read_canonical_csv",
+]

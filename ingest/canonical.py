@@ -1,0 +1,280 @@
+"""The canonical incident CSV: read it, then split its rows into incidents and rejects.
+
+Columns: ``incident_id, opened_at, priority`` are required; ``resolved_at, ci, category,
+subcategory, assignment_group, short_description, reassignment_count, reopen_count,
+support_tier`` (and ``location``) are optional. Timestamps are ISO 8601; naive means UTC.
+A row that cannot be scored is rejected with its reason and never sinks the batch.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from engine.columns import require_columns
+from impactlens.errors import InputFileError
+from impactlens.moments import utc_moment
+
+__all__ = [
+    "OPTIONAL_COLUMNS",
+    "REQUIRED_COLUMNS",
+    "parse_canonical_incidents",
+    "read_canonical_csv",
+    "record_start_lines",
+]
+
+REQUIRED_COLUMNS = ("incident_id", "opened_at", "priority")
+OPTIONAL_COLUMNS = (
+    "resolved_at",
+    "ci",
+    "category",
+    "subcategory",
+    "assignment_group",
+    "location",
+    "short_description",
+    "reassignment_count",
+    "reopen_count",
+    "support_tier",
+)
+TEXT_COLUMNS = (
+    "ci",
+    "category",
+    "subcategory",
+    "assignment_group",
+    "location",
+    "short_description",
+    "support_tier",
+)
+LINE_OFFSET = 2  # data row 0 is line 2 of the file, after the header
+
+Message = str | Callable[[pd.Index], pd.Series]
+Reject = Callable[[pd.Series | np.ndarray, str, Message], None]
+
+
+def read_canonical_csv(path: str | Path) -> pd.DataFrame:
+    """Read a canonical incident CSV as it is (types as the pyarrow reader infers them).
+
+    The frame's index, named ``line``, is the file line each row starts on, counting
+    blank lines and line breaks inside quoted fields, so rejects point at the right line.
+    A ``.gz`` file is decompressed.
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise InputFileError(f"incidents {file}: no such file")
+    try:
+        data = gzip.decompress(file.read_bytes()) if file.suffix == ".gz" else file.read_bytes()
+        frame = pd.read_csv(io.BytesIO(data), engine="pyarrow")
+    except (ValueError, OSError, EOFError) as error:  # pyarrow's ArrowInvalid is a ValueError
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise InputFileError(f"incidents {file}: not a readable CSV ({reason})") from None
+    frame.index = pd.Index(record_start_lines(data, len(frame)), name="line")
+    return frame
+
+
+def record_start_lines(data: bytes, records: int) -> np.ndarray:
+    """The 1-based line on which each data record of CSV `data` starts.
+
+    >>> record_start_lines(b'id,text\\n1,"two\\nlines"\\n\\n2,27" screen\\n', 2).tolist()
+    [2, 5]
+    """
+    lines_in_file = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+    if lines_in_file == records + 1:  # one line per record: the usual case, and cheap
+        return np.arange(records, dtype=np.int64) + LINE_OFFSET
+    # Quoted line breaks or blank lines: follow the records with a CSV reader, which, like
+    # the pyarrow reader, honours quotes only at the start of a field.
+    reader = csv.reader(io.StringIO(data.decode("utf-8", errors="replace"), newline=""))
+    next(reader, None)
+    starts, consumed = [], reader.line_num
+    for row in reader:
+        if row:  # the pyarrow reader skips blank lines
+            starts.append(consumed + 1)
+        consumed = reader.line_num
+    if len(starts) != records:  # a layout the two readers see differently: use row order
+        return np.arange(records, dtype=np.int64) + LINE_OFFSET
+    return np.asarray(starts, dtype=np.int64)
+
+
+def parse_canonical_incidents(
+    raw: pd.DataFrame, *, as_of: pd.Timestamp | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split raw rows into typed incidents and rejected rows with a ``reason``.
+
+    Incidents get ``opened_at``/``resolved_at`` as UTC timestamps, ``priority`` as int,
+    text columns as strings, and a ``line`` column (the row's line in the file). A row is
+    rejected when: ``incident_id``, ``opened_at`` or ``priority`` is missing; a timestamp
+    is not ISO 8601; ``resolved_at`` is before ``opened_at``; ``priority`` is not a whole
+    number 1-5; ``opened_at`` is after `as_of` (when given); or its ``incident_id``
+    repeats an earlier row's (the first one is kept). Rejected rows keep every raw value
+    as text, after ``line``, ``problem`` (a short kind, for counting) and ``reason``.
+
+    Examples
+    --------
+    >>> raw = pd.DataFrame({"incident_id": ["A", "B", "A"],
+    ...                     "opened_at": ["2026-11-02T09:00:00Z", "yesterday", "2026-11-02"],
+    ...                     "priority": [2, 3, 9]})
+    >>> incidents, rejected = parse_canonical_incidents(raw)
+    >>> incidents["incident_id"].tolist(), rejected["reason"].tolist()
+    (['A'], ["opened_at 'yesterday' is not an ISO 8601 timestamp", 'priority 9 is not a whole number from 1 to 5'])
+    """
+    require_columns(raw, REQUIRED_COLUMNS, where="incident CSV")
+    if raw.index.name == "line":  # as `read_canonical_csv` numbers the rows
+        lines = raw.index.to_numpy(dtype=np.int64)
+    else:
+        lines = np.arange(len(raw), dtype=np.int64) + LINE_OFFSET
+    raw = raw.reset_index(drop=True)
+    reasons = pd.Series(pd.NA, index=raw.index, dtype="string")
+    problems = pd.Series(pd.NA, index=raw.index, dtype="string")
+
+    def reject(mask: pd.Series | np.ndarray, problem: str, message: Message) -> None:
+        """Give rows in `mask` that have no reason yet this problem and message.
+
+        `message` is text, or a function from the affected row labels to one text per
+        row, so that messages are only built for the (usually few) rejected rows.
+        """
+        fresh = np.asarray(mask, dtype=bool) & reasons.isna().to_numpy()
+        if not fresh.any():
+            return
+        rows = raw.index[fresh]
+        problems[rows] = problem
+        reasons[rows] = message if isinstance(message, str) else message(rows).to_numpy()
+
+    incident_id = _text(raw["incident_id"])
+    reject(incident_id.isna(), "missing value", "missing incident_id")
+    opened_at = _timestamps(raw["opened_at"], "opened_at", reject, required=True)
+    resolved_at = (
+        _timestamps(raw["resolved_at"], "resolved_at", reject, required=False)
+        if "resolved_at" in raw.columns
+        else pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us, UTC]")
+    )
+    priority = _priority(raw["priority"], reject)
+    reject(
+        resolved_at < opened_at,
+        "resolved before opened",
+        lambda rows: (
+            "resolved_at "
+            + _iso(resolved_at[rows])
+            + " is before opened_at "
+            + _iso(opened_at[rows])
+        ),
+    )
+    if as_of is not None:
+        as_of = utc_moment(as_of)
+        reject(
+            opened_at > as_of,
+            "opened after as_of",
+            lambda rows: (
+                "opened_at "
+                + _iso(opened_at[rows])
+                + " is after as_of "
+                + pd.Timestamp(as_of).isoformat()
+            ),
+        )
+    usable = reasons.isna().to_numpy()
+    duplicate = usable & incident_id.where(usable).duplicated(keep="first").to_numpy()
+    if duplicate.any():
+        first_lines = _first_lines(incident_id[usable], lines[usable])
+        reject(
+            duplicate,
+            "duplicate incident_id",
+            lambda rows: (
+                "duplicate incident_id "
+                + incident_id[rows]
+                + " (first at line "
+                + incident_id[rows].map(first_lines).astype("string")
+                + ")"
+            ),
+        )
+
+    good = reasons.isna().to_numpy()
+    incidents = pd.DataFrame(
+        {
+            "line": lines[good],
+            "incident_id": incident_id[good],
+            "opened_at": opened_at[good],
+            "resolved_at": resolved_at[good],
+            "priority": priority[good].astype(np.int64),
+        }
+    )
+    for column in OPTIONAL_COLUMNS:
+        if column in raw.columns and column not in incidents.columns:
+            values = raw[column][good]
+            incidents[column] = _text(values) if column in TEXT_COLUMNS else values
+    rejected = _as_text(raw[~good])
+    rejected.insert(0, "reason", reasons[~good])
+    rejected.insert(0, "problem", problems[~good])
+    rejected.insert(0, "line", lines[~good])
+    return incidents.reset_index(drop=True), rejected.reset_index(drop=True)
+
+
+def _as_text(rows: pd.DataFrame) -> pd.DataFrame:
+    """Rows as text close to how the file wrote them (the reader may have typed them)."""
+    text = {}
+    for column, values in rows.items():
+        if isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(
+            values.dtype
+        ):
+            text[column] = values.dt.strftime("%Y-%m-%dT%H:%M:%SZ").astype("string")
+        elif pd.api.types.is_float_dtype(values.dtype) and (values.dropna() % 1 == 0).all():
+            text[column] = values.astype("Int64").astype("string")
+        else:
+            text[column] = values.astype("string")
+    return pd.DataFrame(text, index=rows.index)
+
+
+def _text(values: pd.Series) -> pd.Series:
+    text = values.astype("string").str.strip()
+    return text.mask(text == "")
+
+
+def _timestamps(values: pd.Series, name: str, reject: Reject, *, required: bool) -> pd.Series:
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        parsed = values.dt.tz_convert("UTC")
+    elif pd.api.types.is_datetime64_dtype(values.dtype):
+        parsed = values.dt.tz_localize("UTC")
+    else:
+        text = _text(values)
+        parsed = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
+        unreadable = text.notna() & parsed.isna()
+        reject(
+            unreadable,
+            "bad timestamp",
+            lambda rows: f"{name} '" + text[rows] + "' is not an ISO 8601 timestamp",
+        )
+    if required:
+        reject(parsed.isna(), "missing value", f"missing {name}")
+    return parsed
+
+
+def _priority(values: pd.Series, reject: Reject) -> pd.Series:
+    numbers = pd.to_numeric(values, errors="coerce")
+    missing = values.isna()
+    if not pd.api.types.is_numeric_dtype(values.dtype):
+        missing |= _text(values).isna()
+    reject(missing, "missing value", "missing priority")
+    whole = numbers.notna() & (numbers == numbers.round()) & numbers.between(1, 5)
+    reject(
+        ~whole,
+        "bad priority",
+        lambda rows: (
+            "priority "
+            + _as_text(values[rows].to_frame())[values.name]
+            + " is not a whole number from 1 to 5"
+        ),
+    )
+    return numbers.where(whole, 0)
+
+
+def _first_lines(incident_id: pd.Series, lines: np.ndarray) -> pd.Series:
+    """File line of the first row of each id, indexed by id."""
+    first = ~incident_id.duplicated(keep="first").to_numpy()
+    return pd.Series(lines[first], index=incident_id[first].to_numpy())
+
+
+def _iso(stamps: pd.Series) -> pd.Series:
+    return stamps.dt.strftime("%Y-%m-%dT%H:%M:%SZ").astype("string").fillna("")

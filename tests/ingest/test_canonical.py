@@ -1,0 +1,307 @@
+"""The canonical incident CSV: real files in tmp_path, read, then split into good and rejected.
+
+``line`` is the line of the file a row starts on; the header is line 1.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from impactlens.errors import InputFileError, MissingColumnsError
+from ingest.canonical import parse_canonical_incidents, read_canonical_csv
+
+AS_OF = pd.Timestamp("2026-11-10T00:00:00Z")
+
+
+def write(tmp_path: Path, text: str, name: str = "incidents.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def load(tmp_path: Path, text: str, **kwargs) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return parse_canonical_incidents(read_canonical_csv(write(tmp_path, text)), **kwargs)
+
+
+def utc(text: str) -> pd.Timestamp:
+    return pd.Timestamp(text).tz_convert("UTC")
+
+
+MIXED = """\
+incident_id,opened_at,resolved_at,priority,ci
+INC1,2026-11-02T09:00:00Z,2026-11-02T10:00:00Z,2,web
+INC2,yesterday,,2,web
+INC3,2026-11-02T09:00:00Z,2026-11-02T08:00:00Z,2,web
+INC4,2026-11-02T09:00:00Z,,0,web
+INC5,2026-11-02T09:00:00Z,,6,web
+INC6,2026-11-02T09:00:00Z,,2.5,web
+INC7,2026-11-02T09:00:00Z,,,web
+INC8,2026-11-02T09:00:00Z,,high,web
+,2026-11-02T09:00:00Z,,2,web
+INC1,2026-11-03T09:00:00Z,,3,web
+INC11,2026-11-12T09:00:00Z,,3,web
+INC12,2026-11-02T11:00:00+02:00,2026-11-02 12:00,1,  pay-api \n\
+INC13,2026-11-02T09:00:00Z,31/12/2026 10:00,2,web
+INC14,,,2,web
+INC1,2026-11-04T09:00:00Z,,3,web
+INC16,2026-11-09T23:59:59Z,,5,
+"""
+
+
+def test_every_bad_row_is_rejected_with_its_line_and_reason(tmp_path):
+    _, rejected = load(tmp_path, MIXED, as_of=AS_OF)
+    got = list(zip(rejected["line"], rejected["reason"], strict=True))
+    assert got == [
+        (3, "opened_at 'yesterday' is not an ISO 8601 timestamp"),
+        (4, "resolved_at 2026-11-02T08:00:00Z is before opened_at 2026-11-02T09:00:00Z"),
+        (5, "priority 0 is not a whole number from 1 to 5"),
+        (6, "priority 6 is not a whole number from 1 to 5"),
+        (7, "priority 2.5 is not a whole number from 1 to 5"),
+        (8, "missing priority"),
+        (9, "priority high is not a whole number from 1 to 5"),
+        (10, "missing incident_id"),
+        (11, "duplicate incident_id INC1 (first at line 2)"),
+        (12, "opened_at 2026-11-12T09:00:00Z is after as_of 2026-11-10T00:00:00+00:00"),
+        (14, "resolved_at '31/12/2026 10:00' is not an ISO 8601 timestamp"),
+        (15, "missing opened_at"),
+        (16, "duplicate incident_id INC1 (first at line 2)"),
+    ]
+
+
+def test_good_rows_in_a_file_with_bad_rows_are_all_kept(tmp_path):
+    incidents, rejected = load(tmp_path, MIXED, as_of=AS_OF)
+    # 16 data rows = 3 good + 13 rejected; nothing dropped silently
+    assert len(incidents) + len(rejected) == 16
+    assert incidents["incident_id"].tolist() == ["INC1", "INC12", "INC16"]
+    assert incidents["line"].tolist() == [2, 13, 17]
+    assert incidents["priority"].tolist() == [2, 1, 5]
+    assert incidents["opened_at"].tolist() == [
+        utc("2026-11-02T09:00:00Z"),
+        utc("2026-11-02T09:00:00Z"),  # 11:00+02:00 = 09:00 UTC
+        utc("2026-11-09T23:59:59Z"),  # 1 s before as_of: kept
+    ]
+    assert incidents["resolved_at"].iloc[0] == utc("2026-11-02T10:00:00Z")
+    assert incidents["resolved_at"].iloc[1] == utc("2026-11-02T12:00:00Z")  # naive = UTC
+    assert pd.isna(incidents["resolved_at"].iloc[2])  # still open
+    assert incidents["ci"].iloc[1] == "pay-api"  # text is stripped
+    assert pd.isna(incidents["ci"].iloc[2])  # empty text is missing
+
+
+def test_rejected_rows_keep_their_raw_values_as_text(tmp_path):
+    _, rejected = load(tmp_path, MIXED, as_of=AS_OF)
+    assert list(rejected.columns[:1]) == ["line"]
+    assert {"reason", "incident_id", "opened_at", "resolved_at", "priority", "ci"} <= set(
+        rejected.columns
+    )
+    yesterday = rejected[rejected["line"] == 3].iloc[0]
+    assert yesterday["opened_at"] == "yesterday"
+    assert yesterday["incident_id"] == "INC2"
+    high = rejected[rejected["line"] == 9].iloc[0]
+    assert high["priority"] == "high"
+
+
+def test_reasons_quote_the_priority_as_the_file_wrote_it(tmp_path):
+    # With only numbers and an empty cell, the reader types the column as float; the
+    # reason should still say "6", not "6.0" (DESIGN.md: precise errors, what/where/why).
+    text = """\
+incident_id,opened_at,priority
+A,2026-11-02T09:00:00Z,2
+B,2026-11-02T09:00:00Z,
+C,2026-11-02T09:00:00Z,6
+D,2026-11-02T09:00:00Z,0
+"""
+    incidents, rejected = load(tmp_path, text)
+    assert incidents["incident_id"].tolist() == ["A"]
+    assert list(zip(rejected["line"], rejected["reason"], strict=True)) == [
+        (3, "missing priority"),
+        (4, "priority 6 is not a whole number from 1 to 5"),
+        (5, "priority 0 is not a whole number from 1 to 5"),
+    ]
+
+
+def test_first_of_a_duplicated_id_is_kept_and_later_ones_name_its_line(tmp_path):
+    text = """\
+incident_id,opened_at,priority
+X,2026-11-02T09:00:00Z,2
+Y,2026-11-02T09:00:00Z,3
+X,2026-11-02T10:00:00Z,1
+X,2026-11-02T11:00:00Z,1
+"""
+    incidents, rejected = load(tmp_path, text)
+    assert incidents[["line", "incident_id", "priority"]].values.tolist() == [
+        [2, "X", 2],
+        [3, "Y", 3],
+    ]
+    assert list(zip(rejected["line"], rejected["reason"], strict=True)) == [
+        (4, "duplicate incident_id X (first at line 2)"),
+        (5, "duplicate incident_id X (first at line 2)"),
+    ]
+
+
+def test_a_duplicate_of_a_rejected_row_is_the_first_usable_one(tmp_path):
+    # Line 2 is rejected for its priority, so line 3 is the first usable X and is kept.
+    text = """\
+incident_id,opened_at,priority
+X,2026-11-02T09:00:00Z,9
+X,2026-11-02T10:00:00Z,1
+"""
+    incidents, rejected = load(tmp_path, text)
+    assert incidents[["line", "incident_id"]].values.tolist() == [[3, "X"]]
+    assert list(zip(rejected["line"], rejected["reason"], strict=True)) == [
+        (2, "priority 9 is not a whole number from 1 to 5")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("opened", "expected"),
+    [
+        # every value naive: naive means UTC
+        (
+            ["2026-11-02T09:00:00", "2026-11-02 17:30:00"],
+            ["2026-11-02T09:00:00Z", "2026-11-02T17:30:00Z"],
+        ),
+        # every value with an offset: converted to UTC (09:00+02:00 = 07:00Z; 09:00-05:00 =
+        # 14:00Z)
+        (
+            ["2026-11-02T09:00:00+02:00", "2026-11-02T09:00:00-05:00"],
+            ["2026-11-02T07:00:00Z", "2026-11-02T14:00:00Z"],
+        ),
+        # mixed in one column
+        (
+            ["2026-11-02T09:00:00", "2026-11-02T09:00:00+02:00"],
+            ["2026-11-02T09:00:00Z", "2026-11-02T07:00:00Z"],
+        ),
+    ],
+    ids=["naive", "offsets", "mixed"],
+)
+def test_naive_timestamps_are_utc_and_offsets_are_converted(tmp_path, opened, expected):
+    text = "incident_id,opened_at,priority\n" + "".join(
+        f"I{n},{stamp},2\n" for n, stamp in enumerate(opened)
+    )
+    incidents, rejected = load(tmp_path, text)
+    assert rejected.empty
+    assert str(incidents["opened_at"].dt.tz) == "UTC"
+    assert incidents["opened_at"].tolist() == [utc(stamp) for stamp in expected]
+
+
+def test_a_naive_as_of_means_utc(tmp_path):
+    # Spec gap: naive timestamps mean UTC in files, and score_incidents takes a naive
+    # as_of as UTC; parse_canonical_incidents should too (not raise TypeError).
+    text = """\
+incident_id,opened_at,priority
+A,2026-11-09T23:00:00Z,2
+B,2026-11-10T01:00:00Z,2
+"""
+    incidents, rejected = load(tmp_path, text, as_of=pd.Timestamp("2026-11-10T00:00:00"))
+    assert incidents["incident_id"].tolist() == ["A"]
+    assert rejected["line"].tolist() == [3]
+
+
+def test_line_numbers_count_physical_lines_of_a_multiline_field(tmp_path):
+    # ServiceNow exports quote descriptions that contain newlines: INC1 spans lines 2-3,
+    # so INC2 starts on line 4 of the file.
+    text = (
+        "incident_id,opened_at,priority,short_description\n"
+        'INC1,2026-11-02T09:00:00Z,2,"checkout fails\nafter deploy"\n'
+        "INC2,2026-11-02T09:00:00Z,9,bad priority\n"
+    )
+    incidents, rejected = load(tmp_path, text)
+    assert incidents["short_description"].tolist() == ["checkout fails\nafter deploy"]
+    assert incidents["line"].tolist() == [2]
+    assert rejected["line"].tolist() == [4]
+
+
+def test_line_numbers_count_blank_lines(tmp_path):
+    # A blank line 3 is skipped by the reader, but INC2 is still on line 4 of the file.
+    text = (
+        "incident_id,opened_at,priority\n"
+        "INC1,2026-11-02T09:00:00Z,2\n"
+        "\n"
+        "INC2,2026-11-02T09:00:00Z,9\n"
+    )
+    _, rejected = load(tmp_path, text)
+    assert rejected["line"].tolist() == [4]
+
+
+def test_line_numbers_with_crlf_escaped_quotes_commas_and_blank_lines(tmp_path):
+    data = (
+        b"incident_id,opened_at,priority,short_description\r\n"  # line 1
+        b'A,2026-11-02T09:00:00Z,2,"say ""hi""\r\n'  # line 2, A starts
+        b'then go"\r\n'  # line 3, A ends
+        b"\r\n"  # line 4, blank
+        b"B,2026-11-02T09:00:00Z,9,x\r\n"  # line 5
+        b'C,2026-11-02T09:00:00Z,2,"a,b"\r\n'  # line 6
+        b"D,,2,y\r\n"  # line 7
+    )
+    path = tmp_path / "incidents.csv"
+    path.write_bytes(data)
+    incidents, rejected = parse_canonical_incidents(read_canonical_csv(path))
+    assert incidents[["line", "incident_id"]].values.tolist() == [[2, "A"], [6, "C"]]
+    assert incidents["short_description"].tolist() == ['say "hi"\r\nthen go', "a,b"]
+    assert list(zip(rejected["line"], rejected["reason"], strict=True)) == [
+        (5, "priority 9 is not a whole number from 1 to 5"),
+        (7, "missing opened_at"),
+    ]
+
+
+def test_line_numbers_with_an_inch_mark_before_a_multiline_field(tmp_path):
+    # The reader takes a '"' inside an unquoted field literally (27" monitor), so it does
+    # not open a quoted section; B spans lines 3-4, so C is on line 5 of the file.
+    text = (
+        "incident_id,opened_at,priority,short_description\n"  # line 1
+        'A,2026-11-02T09:00:00Z,2,27" monitor broken\n'  # line 2
+        'B,2026-11-02T09:00:00Z,2,"two\nlines"\n'  # lines 3-4
+        "C,2026-11-02T09:00:00Z,9,x\n"  # line 5
+    )
+    incidents, rejected = load(tmp_path, text)
+    assert incidents["short_description"].tolist() == ['27" monitor broken', "two\nlines"]
+    assert incidents["line"].tolist() == [2, 3]
+    assert list(zip(rejected["line"], rejected["reason"], strict=True)) == [
+        (5, "priority 9 is not a whole number from 1 to 5")
+    ]
+
+
+@pytest.mark.parametrize("missing", ["incident_id", "opened_at", "priority"])
+def test_a_missing_required_column_is_named(tmp_path, missing):
+    columns = [c for c in ("incident_id", "opened_at", "priority", "ci") if c != missing]
+    values = {"incident_id": "A", "opened_at": "2026-11-02T09:00:00Z", "priority": "2", "ci": "web"}
+    text = ",".join(columns) + "\n" + ",".join(values[c] for c in columns) + "\n"
+    raw = read_canonical_csv(write(tmp_path, text))
+    with pytest.raises(MissingColumnsError) as caught:
+        parse_canonical_incidents(raw)
+    assert caught.value.missing == [missing]
+    assert repr(missing) in str(caught.value)
+
+
+def test_two_missing_required_columns_are_both_named(tmp_path):
+    raw = read_canonical_csv(write(tmp_path, "incident_id,ci\nA,web\n"))
+    with pytest.raises(MissingColumnsError) as caught:
+        parse_canonical_incidents(raw)
+    assert caught.value.missing == ["opened_at", "priority"]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10",  # an image
+        bytes(range(256)) * 4,  # binary noise
+        b"",  # empty
+        b"incident_id,opened_at,priority\nA,2026-11-02T09:00:00Z,2,extra,more\n",  # ragged
+    ],
+    ids=["png", "binary", "empty", "ragged"],
+)
+def test_a_file_that_is_not_csv_is_an_input_file_error(tmp_path, content):
+    path = tmp_path / "incidents.csv"
+    path.write_bytes(content)
+    with pytest.raises(InputFileError, match=r"incidents\.csv"):
+        read_canonical_csv(path)
+
+
+def test_a_missing_file_or_a_directory_is_an_input_file_error(tmp_path):
+    with pytest.raises(InputFileError, match="no such file"):
+        read_canonical_csv(tmp_path / "nope.csv")
+    with pytest.raises(InputFileError):
+        read_canonical_csv(tmp_path)
