@@ -8,11 +8,17 @@ exposures is the element-wise maximum of its successors' rows times the edge fac
 Inside a component (a dependency cycle) the rows are relaxed until they stop improving.
 Along the way each node remembers, per process, the successor that gave its best value,
 so the explaining path is read off without another search.
+
+Redundancy groups: a group of ``n`` members with ``min_up`` fails when ``k = n - min_up
++ 1`` members fail. A node's exposure through the group is therefore the k-th largest of
+its exposures to the members (tracked as extra columns in the same pass). For one member
+failing alone that is 1 when ``k == 1`` and 0 otherwise, as DESIGN.md specifies; a
+provider shared by all members (a SAN under both database nodes) takes the group down.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import networkx as nx
 import numpy as np
@@ -31,6 +37,7 @@ class PathStep:
 
     node: str
     factor: float
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,7 @@ class ExposureTable:
     factors: dict[tuple[int, int], float]
     node_positions: dict[str, int]
     process_positions: dict[str, int]
+    notes: dict[tuple[int, int], str] = field(default_factory=dict)
 
     def node_index(self, node: str) -> int:
         """Row index of a service, group or process (`UnknownServiceError` if none)."""
@@ -79,7 +87,10 @@ class ExposureTable:
             following = int(self.next_hop[current, column])
             if following == NO_HOP:
                 break
-            steps.append(PathStep(self.nodes[following], self.factors[(current, following)]))
+            key = (current, following)
+            steps.append(
+                PathStep(self.nodes[following], self.factors[key], self.notes.get(key, ""))
+            )
             current = following
         return steps
 
@@ -98,8 +109,8 @@ class ExposureTable:
 def compute_exposure(graph: nx.DiGraph) -> ExposureTable:
     """Exposure of every node to every process node (``kind == "process"``).
 
-    Edges with factor 0 (a redundant member that cannot take its group down alone)
-    carry no impact and are left out.
+    Edges with factor 0 carry no impact. Edges with ``relation == "member_of"`` are
+    replaced by the group rule above, using each group node's ``members`` and ``min_up``.
 
     Examples
     --------
@@ -117,78 +128,147 @@ def compute_exposure(graph: nx.DiGraph) -> ExposureTable:
     ['pay-api', 'hr-app', 'payroll']
     """
     nodes = tuple(graph.nodes)
-    processes = tuple(n for n, kind in graph.nodes(data="kind") if kind == "process")
     position = {node: index for index, node in enumerate(nodes)}
-    values = np.zeros((len(nodes), len(processes)), dtype=np.float64)
-    next_hop = np.full((len(nodes), len(processes)), NO_HOP, dtype=np.int32)
+    processes = tuple(n for n, kind in graph.nodes(data="kind") if kind == "process")
+    groups = _Groups.of(graph, position, first_column=len(processes))
+    width = len(processes) + len(groups.member_rows)
+    values = np.zeros((len(nodes), width), dtype=np.float64)
+    next_hop = np.full((len(nodes), width), NO_HOP, dtype=np.int32)
     for column, process in enumerate(processes):
         values[position[process], column] = 1.0
+    for offset, member in enumerate(groups.member_rows):
+        values[member, len(processes) + offset] = 1.0
 
-    live = nx.DiGraph()
-    live.add_nodes_from(graph.nodes)
+    order = nx.DiGraph()  # every edge, member ones included, to order the walk
+    order.add_nodes_from(graph.nodes)
     factors: dict[tuple[int, int], float] = {}
-    for source, target, factor in graph.edges(data="factor", default=1.0):
-        if factor > 0.0:
-            live.add_edge(source, target)
-            factors[(position[source], position[target])] = float(factor)
+    successors: dict[int, list[int]] = {index: [] for index in range(len(nodes))}
+    for source, target, data in graph.edges(data=True):
+        order.add_edge(source, target)
+        factor = float(data.get("factor", 1.0))
+        if data.get("relation") != "member_of" and factor > 0.0:
+            factors[(position[source], position[target])] = factor
+            successors[position[source]].append(position[target])
+    walk = _Walk(
+        values,
+        next_hop,
+        factors,
+        groups,
+        {node: np.array(targets, dtype=np.int64) for node, targets in successors.items()},
+    )
 
-    successors = {
-        position[node]: np.fromiter((position[t] for t in live.successors(node)), dtype=np.int64)
-        for node in nodes
-    }
-    condensed = nx.condensation(live)
+    condensed = nx.condensation(order)
     for component in reversed(list(nx.topological_sort(condensed))):
-        members = [position[node] for node in condensed.nodes[component]["members"]]
-        if len(members) == 1:
-            _take_best_successor(members[0], successors[members[0]], values, next_hop, factors)
-        else:
-            _relax_component(members, successors, values, next_hop, factors)
+        rows = [position[node] for node in condensed.nodes[component]["members"]]
+        # Factors are at most 1, so a best path never needs to go round a cycle:
+        # |rows| rounds of strict improvement reach the fixed point, and only strict
+        # improvements move a next hop, so the hops never form a loop.
+        for _ in range(len(rows)):
+            changed = [walk.update(row) for row in rows]
+            if len(rows) == 1 or not any(changed):
+                break
+    shown = len(processes)
     return ExposureTable(
         nodes=nodes,
         processes=processes,
-        values=values,
-        next_hop=next_hop,
+        values=np.ascontiguousarray(values[:, :shown]),
+        next_hop=np.ascontiguousarray(next_hop[:, :shown]),
         factors=factors,
         node_positions=position,
         process_positions={process: column for column, process in enumerate(processes)},
+        notes=walk.notes,
     )
 
 
-def _take_best_successor(
-    node: int,
-    targets: np.ndarray,
-    values: np.ndarray,
-    next_hop: np.ndarray,
-    factors: dict[tuple[int, int], float],
-) -> bool:
-    """Raise `node`'s row to the best of its successors' rows; True if anything improved."""
-    if targets.size == 0:
-        return False
-    edge_factors = np.array([factors[(node, int(t))] for t in targets])
-    candidates = edge_factors[:, None] * values[targets]
-    best = candidates.argmax(axis=0)
-    best_values = candidates[best, np.arange(candidates.shape[1])]
-    improved = best_values > values[node]
-    if not improved.any():
-        return False
-    values[node, improved] = best_values[improved]
-    next_hop[node, improved] = targets[best[improved]]
-    return True
+@dataclass(frozen=True)
+class _Groups:
+    """Redundancy groups as arrays: which member columns each group reads, and its k."""
+
+    rows: np.ndarray  # group node rows
+    must_fail: np.ndarray  # k per group: members that must fail for the group to fail
+    sizes: np.ndarray  # members per group
+    slots: np.ndarray  # (groups, max members) member column offsets, padded with a zero slot
+    member_rows: tuple[int, ...]  # node row of each tracked member column
+
+    @classmethod
+    def of(cls, graph: nx.DiGraph, position: dict[str, int], *, first_column: int) -> _Groups:
+        found = [
+            (node, tuple(data["members"]), int(data["min_up"]))
+            for node, data in graph.nodes(data=True)
+            if data.get("kind") == "redundancy_group" and "members" in data
+        ]
+        member_rows = tuple(dict.fromkeys(position[m] for _, members, _ in found for m in members))
+        offset = {row: index for index, row in enumerate(member_rows)}
+        widest = max((len(members) for _, members, _ in found), default=0)
+        slots = np.full((len(found), widest), len(member_rows), dtype=np.int64)
+        for index, (_, members, _) in enumerate(found):
+            slots[index, : len(members)] = [offset[position[m]] for m in members]
+        return cls(
+            rows=np.array([position[node] for node, _, _ in found], dtype=np.int64),
+            must_fail=np.array([len(m) - up + 1 for _, m, up in found], dtype=np.int64),
+            sizes=np.array([len(m) for _, m, _ in found], dtype=np.int64),
+            slots=slots,
+            member_rows=member_rows,
+        )
 
 
-def _relax_component(
-    members: list[int],
-    successors: dict[int, np.ndarray],
-    values: np.ndarray,
-    next_hop: np.ndarray,
-    factors: dict[tuple[int, int], float],
-) -> None:
-    # Factors are at most 1, so a best path never needs to go round a cycle: |members|
-    # rounds of strict improvement reach the fixed point, and only strict improvements
-    # move a next hop, so the hops never form a loop.
-    for _ in range(len(members)):
-        changed = False
-        for node in members:
-            changed |= _take_best_successor(node, successors[node], values, next_hop, factors)
-        if not changed:
-            return
+@dataclass
+class _Walk:
+    """The state of the pass: rows of exposures and next hops, filled in as it goes."""
+
+    values: np.ndarray
+    next_hop: np.ndarray
+    factors: dict[tuple[int, int], float]
+    groups: _Groups
+    successors: dict[int, np.ndarray]
+    notes: dict[tuple[int, int], str] = field(default_factory=dict)
+
+    def update(self, node: int) -> bool:
+        """Raise `node`'s row to its best successor's; True if anything improved.
+
+        First along edges (which also fills the node's member columns), then through the
+        groups those member exposures can take down.
+        """
+        targets = self.successors[node]
+        factors = np.array([self.factors[(node, int(t))] for t in targets])
+        along_edges = self._take_best(node, targets, factors)
+        through_groups = self._take_best(node, *self._groups_taken_down(node))
+        return along_edges or through_groups
+
+    def _take_best(self, node: int, targets: np.ndarray, factors: np.ndarray) -> bool:
+        if targets.size == 0:
+            return False
+        candidates = factors[:, None] * self.values[targets]
+        best = candidates.argmax(axis=0)
+        best_values = candidates[best, np.arange(candidates.shape[1])]
+        improved = best_values > self.values[node]
+        if not improved.any():
+            return False
+        self.values[node, improved] = best_values[improved]
+        self.next_hop[node, improved] = targets[best[improved]]
+        return True
+
+    def _groups_taken_down(self, node: int) -> tuple[np.ndarray, np.ndarray]:
+        """Groups that `node` takes down (k-th largest member exposure > 0), with factors."""
+        none = (np.empty(0, dtype=np.int64), np.empty(0))
+        first = self.values.shape[1] - len(self.groups.member_rows)
+        member_exposure = self.values[node, first:]
+        if not member_exposure.any():
+            return none
+        padded = np.append(member_exposure, 0.0)[self.groups.slots]
+        ranked = -np.sort(-padded, axis=1)
+        factor = ranked[np.arange(len(ranked)), self.groups.must_fail - 1]
+        hit = np.flatnonzero((factor > 0.0) & (self.groups.rows != node))
+        if hit.size == 0:
+            return none
+        for index in hit:
+            group, k, size = (
+                int(self.groups.rows[index]),
+                int(self.groups.must_fail[index]),
+                int(self.groups.sizes[index]),
+            )
+            key = (node, group)
+            self.factors[key] = max(self.factors.get(key, 0.0), float(factor[index]))
+            if k > 1:
+                self.notes[key] = f"takes down {k} of its {size} members"
+        return self.groups.rows[hit], factor[hit]

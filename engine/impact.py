@@ -224,12 +224,16 @@ def process_impacts(
 def explain(model: ImpactModel, service_id: str, process_id: str) -> str:
     """The strongest path as text: ``pay-api -> hr-app (x0.4) -> payroll (x0.5)``.
 
-    A factor is shown after the node its edge leads into, only when it is below 1.
+    A factor is shown after the node its edge leads into, only when it is below 1; a
+    redundancy group reached through several of its members says so
+    (``san -> db-orders (takes down 2 of its 2 members) -> checkout``).
     Empty when the service does not reach the process.
     """
-    steps = model.exposure.path(service_id, process_id)
     return " -> ".join(
-        step.node if step.factor >= 1.0 else f"{step.node} (x{step.factor:g})" for step in steps
+        step.node
+        + (f" (x{step.factor:g})" if step.factor < 1.0 else "")
+        + (f" ({step.note})" if step.note else "")
+        for step in model.exposure.path(service_id, process_id)
     )
 
 

@@ -3,6 +3,7 @@
 Edges run provider -> consumer -> business process, each with a ``factor`` in [0, 1]:
 a dependency's weight, a ``supports`` weight, or, for a member of a redundancy group,
 1.0 when that member failing alone leaves fewer than ``min_up`` members up, else 0.0.
+(Exposure treats member edges by the group rule instead: see `engine.exposure`.)
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def impact_graph(service_map: ServiceMap) -> nx.DiGraph:
     """Build the impact graph of a validated map.
 
     Nodes carry ``kind`` (``service``, ``redundancy_group`` or ``process``) and ``name``;
-    processes also carry ``criticality``, ``value_per_hour``, ``hours`` and ``timezone``.
+    groups also carry ``members`` and ``min_up``; processes also carry ``criticality``, ``value_per_hour``, ``hours`` and ``timezone``.
     Edges carry ``factor`` and ``relation`` (``dependency``, ``supports``, ``member_of``);
     ``member_of`` edges also carry ``note``, a sentence on the redundancy arithmetic.
 
@@ -55,6 +56,8 @@ def impact_graph(service_map: ServiceMap) -> nx.DiGraph:
         )
     for service in service_map.services:
         graph.add_node(service.id, kind=service.kind, name=service.name)
+        if service.kind == "redundancy_group" and service.min_up is not None:
+            graph.nodes[service.id].update(members=service.members, min_up=service.min_up)
     for service in service_map.services:
         if service.kind != "redundancy_group" or service.min_up is None:
             continue

@@ -384,3 +384,75 @@ def test_every_path_is_simple_real_and_its_product_is_the_exposure(make_map, rec
             for (u, v), step in zip(pairwise(nodes), steps[1:], strict=True):
                 assert graph.edges[u, v]["factor"] == step.factor
             assert math.prod(step.factor for step in steps) == pytest.approx(value, rel=1e-9)
+
+
+# ------------------------------------------------------------ common cause through a group
+# A group of n with min_up fails when k = n - min_up + 1 members fail, so a node's exposure
+# through the group is the k-th largest of its exposures to the members.
+
+
+def test_a_provider_under_both_members_takes_the_group_down(make_map):
+    m = group_map(
+        make_map,
+        members=["db-a", "db-b"],
+        min_up=1,
+        services=services("san"),
+        dependencies=[dep("db-a", "san"), dep("db-b", "san")],
+    )
+    table = exposures(m)
+    # k = 2 - 1 + 1 = 2; san reaches db-a at 1.0 and db-b at 1.0; 2nd largest = 1.0;
+    # then db -> web -> sales at 1.0: exposure 1.0
+    assert table.exposure("san", "sales") == 1.0
+    assert [(s.node, s.note) for s in table.path("san", "sales")] == [
+        ("san", ""),
+        ("db", "takes down 2 of its 2 members"),
+        ("web", ""),
+        ("sales", ""),
+    ]
+    # one member alone still does not take the group down
+    assert table.exposure("db-a", "sales") == 0.0
+
+
+def test_soft_common_cause_uses_the_kth_largest_member_exposure(make_map):
+    m = group_map(
+        make_map,
+        members=["db-a", "db-b"],
+        min_up=1,
+        services=services("san"),
+        dependencies=[dep("db-a", "san", 0.5), dep("db-b", "san", 0.8)],
+    )
+    # member exposures 0.5 and 0.8; the 2nd largest is 0.5
+    assert exposures(m).exposure("san", "sales") == 0.5
+
+
+def test_a_provider_under_one_member_only_is_absorbed(make_map):
+    m = group_map(
+        make_map,
+        members=["db-a", "db-b"],
+        min_up=1,
+        services=services("san"),
+        dependencies=[dep("db-a", "san")],
+    )
+    # member exposures 1.0 and 0.0; the 2nd largest is 0.0
+    assert exposures(m).exposure("san", "sales") == 0.0
+
+
+def test_three_members_min_up_two_fail_when_two_are_hit(make_map):
+    members = ["lb-1", "lb-2", "lb-3"]
+    two = group_map(
+        make_map,
+        members=members,
+        min_up=2,
+        services=services("net"),
+        dependencies=[dep("lb-1", "net"), dep("lb-2", "net", 0.6)],
+    )
+    one = group_map(
+        make_map,
+        members=members,
+        min_up=2,
+        services=services("net"),
+        dependencies=[dep("lb-1", "net")],
+    )
+    # k = 3 - 2 + 1 = 2: exposures (1.0, 0.6, 0) -> 0.6; with one member hit (1, 0, 0) -> 0
+    assert exposures(two).exposure("net", "sales") == 0.6
+    assert exposures(one).exposure("net", "sales") == 0.0
