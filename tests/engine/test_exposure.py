@@ -456,3 +456,99 @@ def test_three_members_min_up_two_fail_when_two_are_hit(make_map):
     # k = 3 - 2 + 1 = 2: exposures (1.0, 0.6, 0) -> 0.6; with one member hit (1, 0, 0) -> 0
     assert exposures(two).exposure("net", "sales") == 0.6
     assert exposures(one).exposure("net", "sales") == 0.0
+
+
+# ------------------------------------------------- independent oracle: groups and cycles
+
+
+def oracle_exposure(service_map: ServiceMap) -> dict[tuple[str, str], float]:
+    """Exposure by plain fixed-point iteration, written from DESIGN.md, not from the engine.
+
+    to[u][x] is u's exposure to node x. It starts at 1 for x == u and grows until stable:
+    along a dependency or supports edge, to[u][x] >= factor * to[v][x]; through a group g of
+    n members with min_up, to[u][x] >= (k-th largest of to[u][m] over members m) * to[g][x],
+    with k = n - min_up + 1.
+    """
+    ids = [s.id for s in service_map.services] + [p.id for p in service_map.processes]
+    edges = [(d.provider, d.consumer, d.weight) for d in service_map.dependencies]
+    edges += [(s.service, s.process, s.weight) for s in service_map.supports]
+    groups = [
+        (s.id, s.members, len(s.members) - s.min_up + 1)
+        for s in service_map.services
+        if s.kind == "redundancy_group"
+    ]
+    to = {u: {x: float(u == x) for x in ids} for u in ids}
+    changed = True
+    while changed:
+        changed = False
+        for u in ids:
+            for source, target, factor in edges:
+                if source == u:
+                    for x in ids:
+                        if factor * to[target][x] > to[u][x]:
+                            to[u][x], changed = factor * to[target][x], True
+            for group, members, k in groups:
+                if group == u:
+                    continue
+                through = sorted((to[u][m] for m in members), reverse=True)[k - 1]
+                for x in ids:
+                    if through * to[group][x] > to[u][x]:
+                        to[u][x], changed = through * to[group][x], True
+    return {(u, p.id): to[u][p.id] for u in ids for p in service_map.processes}
+
+
+@st.composite
+def maps_with_groups_and_cycles(draw):
+    count = draw(st.integers(min_value=3, max_value=7))
+    names = [f"s{i}" for i in range(count)]
+    members = draw(st.lists(st.sampled_from(names), min_size=1, max_size=3, unique=True))
+    min_up = draw(st.integers(min_value=1, max_value=len(members)))
+    weights = st.sampled_from([1.0, 0.5, 0.8, 0.3])
+    pairs = draw(
+        st.lists(
+            st.tuples(st.sampled_from([*names, "g"]), st.sampled_from([*names, "g"]), weights),
+            max_size=12,
+        )
+    )
+    dependencies, seen = [], set()
+    for consumer, provider, weight in pairs:  # cycles allowed, self-loops and repeats not
+        if consumer != provider and (consumer, provider) not in seen:
+            seen.add((consumer, provider))
+            dependencies.append({"from": consumer, "to": provider, "weight": weight})
+    supports = [
+        {"service": s, "process": p, "weight": draw(weights)}
+        for s, p in draw(
+            st.lists(
+                st.tuples(st.sampled_from([*names, "g"]), st.sampled_from(["p1", "p2"])),
+                min_size=1,
+                max_size=4,
+                unique=True,
+            )
+        )
+    ]
+    return {
+        "version": 1,
+        "business_processes": [{"id": "p1", "criticality": 1}, {"id": "p2", "criticality": 2}],
+        "services": [{"id": n} for n in names]
+        + [{"id": "g", "kind": "redundancy_group", "members": members, "min_up": min_up}],
+        "dependencies": dependencies,
+        "supports": supports,
+    }
+
+
+@settings(max_examples=150, deadline=None)
+@given(maps_with_groups_and_cycles())
+def test_exposure_matches_the_fixed_point_oracle_with_groups_and_cycles(records):
+    from service_map.build import build_service_map
+
+    service_map = build_service_map(records)
+    table = exposures(service_map)
+    for (node, process), expected in oracle_exposure(service_map).items():
+        assert table.exposure(node, process) == pytest.approx(expected, abs=1e-12), (node, process)
+        steps = table.path(node, process)
+        if expected > 0:  # the path's factors multiply to the exposure, and it ends there
+            assert steps[-1].node == process
+            assert math.prod(step.factor for step in steps) == pytest.approx(expected)
+            assert len({step.node for step in steps}) == len(steps)  # no loop
+        else:
+            assert steps == []
