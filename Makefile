@@ -41,6 +41,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.exposure
+	$(BIN)/python -m bench.exposure --shape random
 	$(BIN)/python -m bench.scoring
 
 clean:
