@@ -8,14 +8,21 @@ For an incident on service ``s`` with priority ``k``, and each business process 
     value_at_risk     = impact_minutes / 60 * value_per_hour(p)
     impact_score      = sum over p of tier_weights[criticality(p)] * impact_minutes(i, p)
 
-Business minutes depend on a process only through its calendar (hours and time zone),
-and processes share calendars. So `build_impact_model` folds exposures into per-service,
-per-calendar weights once, and `score_incidents` computes business minutes once per
-calendar for all incidents: no per-pair work, no per-incident loop.
+Business minutes depend on a process only through its calendar (weekly hours and time
+zone), and processes share calendars; an always-open calendar (``24x7``) is open at every
+instant whatever its zone, so all of them are one calendar. `build_impact_model` folds
+the exposures into per-calendar, per-node weights once per map. `score_incidents` then
+works one calendar at a time, and only on the incidents whose service reaches a process
+of that calendar (about a fifth of the (incident, calendar) pairs on a realistic map):
+no dense incidents x calendars matrix, no per-incident loop. `process_impacts`
+enumerates the (incident, process) pairs from a sparse (CSR) form of the exposure table,
+also built once per map, so its memory grows with the pairs, never with incidents x
+processes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import networkx as nx
@@ -24,12 +31,12 @@ import pandas as pd
 
 from engine.business_minutes import business_minutes
 from engine.columns import require_columns
-from engine.exposure import NO_HOP, ExposureTable, compute_exposure
+from engine.exposure import ExposureTable, compute_exposure
 from impactlens.errors import InvalidIncidentsError
 from impactlens.moments import utc_moment
 from service_map.graph import impact_graph
 from service_map.hours import WeeklyHours, weekly_hours
-from service_map.model import ServiceMap
+from service_map.model import BusinessProcess, ServiceMap
 
 __all__ = [
     "INCIDENT_SCORE_COLUMNS",
@@ -64,15 +71,34 @@ PROCESS_IMPACT_COLUMNS = (
 )
 
 
+# Not a node or process position: unmapped incidents, nodes that reach no process.
+_NONE = -1
+
+
 @dataclass(frozen=True)
 class ImpactModel:
     """Everything about a map that scoring needs, computed once per map.
 
-    Arrays indexed ``[node, calendar]`` fold the exposures of a node to the processes
-    that share calendar ``calendars[c]``: ``score_weight`` (tier weight x exposure),
-    ``minutes_weight`` (exposure) and ``value_weight`` (exposure x value per minute).
-    ``top_process[node, c]`` is the process column with the largest tier weight x
-    exposure in that calendar (``-1`` if none) and ``top_weight`` that largest value.
+    ``calendars`` are the distinct calendars of the processes (every always-open one
+    counts once) and ``process_calendar[j]`` is the calendar of process column ``j``.
+
+    Arrays indexed ``[calendar, node]`` fold the exposures of a node to the processes of
+    calendar ``calendars[c]``; they are calendar-major so that one calendar's values are
+    contiguous, as `score_incidents` reads them a calendar at a time. ``reaches``: the
+    node has exposure > 0 to a process of that calendar; ``score_weight`` (tier weight x
+    exposure), ``minutes_weight`` (exposure) and ``value_weight`` (exposure x value per
+    minute), each summed over the calendar's processes; ``top_process`` is the process
+    column with the largest tier weight x exposure in that calendar (``-1`` if none;
+    ties go to the larger exposure x value) and ``top_weight`` that largest value.
+    ``threatened_process[node]`` is the ``top_process`` of the calendar with the largest
+    ``top_weight`` (the first such calendar): the process an incident on the node
+    threatens most when it falls outside every process's hours.
+
+    ``pair_start``, ``pair_process`` and ``pair_exposure`` are the exposure table in
+    compressed sparse rows: the processes that node ``i`` reaches (exposure > 0), in
+    column order, are ``pair_process[pair_start[i]:pair_start[i + 1]]``, with their
+    exposures in ``pair_exposure``. ``value_per_hour[j]`` is process column ``j``'s.
+    Treat the arrays as read-only.
     """
 
     service_map: ServiceMap
@@ -80,57 +106,104 @@ class ImpactModel:
     exposure: ExposureTable
     calendars: tuple[WeeklyHours, ...]
     process_calendar: np.ndarray
+    reaches: np.ndarray
     score_weight: np.ndarray
     minutes_weight: np.ndarray
     value_weight: np.ndarray
     top_process: np.ndarray
     top_weight: np.ndarray
+    threatened_process: np.ndarray
+    pair_start: np.ndarray
+    pair_process: np.ndarray
+    pair_exposure: np.ndarray
+    value_per_hour: np.ndarray
 
 
 def build_impact_model(service_map: ServiceMap) -> ImpactModel:
-    """Graph, exposures and per-calendar weights of a validated map."""
+    """Graph, exposures, per-calendar weights and sparse exposures of a validated map."""
     graph = impact_graph(service_map)
     exposure = compute_exposure(graph)
     processes = [service_map.process(process_id) for process_id in exposure.processes]
-    calendar_of: dict[tuple[str, str], int] = {}
-    for process in processes:
-        calendar_of.setdefault((process.hours, process.timezone), len(calendar_of))
-    calendars = tuple(weekly_hours(hours, zone) for hours, zone in calendar_of)
-    process_calendar = np.array(
-        [calendar_of[(p.hours, p.timezone)] for p in processes], dtype=np.int64
-    )
+    calendars, process_calendar = _calendars(processes)
     tier = np.array([service_map.scoring.tier_weights[p.criticality] for p in processes])
-    value_per_minute = np.array([p.value_per_hour / 60.0 for p in processes])
+    value_per_hour = np.array([float(p.value_per_hour) for p in processes])
+    value_per_minute = value_per_hour / 60.0
 
     values = exposure.values
-    shape = (values.shape[0], len(calendars))
+    shape = (len(calendars), values.shape[0])
+    reaches = np.zeros(shape, dtype=bool)
     score_weight, minutes_weight, value_weight = np.zeros(shape), np.zeros(shape), np.zeros(shape)
-    top_process = np.full(shape, NO_HOP, dtype=np.int64)
+    top_process = np.full(shape, _NONE, dtype=np.int64)
     top_weight = np.zeros(shape)
+    every_node = np.arange(shape[1])
     for calendar in range(len(calendars)):
         columns = np.flatnonzero(process_calendar == calendar)
         block = values[:, columns]
         weighted = block * tier[columns]
-        score_weight[:, calendar] = weighted.sum(axis=1)
-        minutes_weight[:, calendar] = block.sum(axis=1)
-        value_weight[:, calendar] = (block * value_per_minute[columns]).sum(axis=1)
-        # Ties on tier weight x exposure go to the process worth more per hour.
-        ranking = weighted + 1e-12 * block * value_per_minute[columns]
-        best = ranking.argmax(axis=1)
-        top_weight[:, calendar] = weighted[np.arange(shape[0]), best]
-        top_process[:, calendar] = np.where(block.max(axis=1) > 0, columns[best], NO_HOP)
+        valued = block * value_per_minute[columns]
+        reaches[calendar] = (block > 0).any(axis=1)
+        score_weight[calendar] = weighted.sum(axis=1)
+        minutes_weight[calendar] = block.sum(axis=1)
+        value_weight[calendar] = valued.sum(axis=1)
+        # Ties on tier weight x exposure go to the process worth more per hour (x exposure).
+        best = (weighted + 1e-12 * valued).argmax(axis=1)
+        top_weight[calendar] = weighted[every_node, best]
+        top_process[calendar] = np.where(reaches[calendar], columns[best], _NONE)
+    if calendars:
+        threatened = top_process[top_weight.argmax(axis=0), every_node]
+    else:
+        threatened = np.full(shape[1], _NONE, dtype=np.int64)
+
+    # Row-major nonzeros are grouped by node and ascend by column within a node.
+    pair_node, pair_process = np.nonzero(values)
+    pair_start = np.zeros(values.shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(pair_node, minlength=values.shape[0]), out=pair_start[1:])
     return ImpactModel(
         service_map=service_map,
         graph=graph,
         exposure=exposure,
         calendars=calendars,
         process_calendar=process_calendar,
+        reaches=reaches,
         score_weight=score_weight,
         minutes_weight=minutes_weight,
         value_weight=value_weight,
         top_process=top_process,
         top_weight=top_weight,
+        threatened_process=threatened,
+        pair_start=pair_start,
+        pair_process=pair_process.astype(np.int64),
+        pair_exposure=values[pair_node, pair_process],
+        value_per_hour=value_per_hour,
     )
+
+
+def _calendars(
+    processes: list[BusinessProcess],
+) -> tuple[tuple[WeeklyHours, ...], np.ndarray]:
+    """The distinct calendars of `processes`, and each process's calendar index.
+
+    A calendar is its windows and its time zone, except that an always-open calendar is
+    open at every instant in any zone (`business_minutes` gives it the elapsed time), so
+    ``24x7`` in six zones is one calendar, and business minutes are computed once for it.
+    (Being one calendar, a tie on tier weight x exposure among them goes to the one worth
+    more, as inside any calendar, no longer to the zone listed first.)
+    """
+    parsed: dict[tuple[str, str], WeeklyHours] = {}
+    index_of: dict[tuple, int] = {}
+    calendars: list[WeeklyHours] = []
+    process_calendar = np.zeros(len(processes), dtype=np.int64)
+    for column, process in enumerate(processes):
+        text = (process.hours, process.timezone)
+        if text not in parsed:
+            parsed[text] = weekly_hours(*text)
+        hours = parsed[text]
+        key = (hours.windows, None if hours.always_open else hours.timezone)
+        if key not in index_of:
+            index_of[key] = len(calendars)
+            calendars.append(hours)
+        process_calendar[column] = index_of[key]
+    return tuple(calendars), process_calendar
 
 
 def score_incidents(
@@ -149,74 +222,98 @@ def score_incidents(
     nodes = _node_rows(incidents["service_id"], model.exposure)
     mapped = nodes >= 0
     severity = _severity(incidents["priority"], model)
-    minutes = _calendar_minutes(incidents, model, as_of=as_of)
+    opened, ended = _interval(incidents, as_of=as_of)
+    count = len(incidents)
+    score, minutes_lost, value = np.zeros(count), np.zeros(count), np.zeros(count)
+    # The calendar whose top process contributes most to the score, and that contribution.
+    best, best_calendar = np.zeros(count), np.zeros(count, dtype=np.int64)
+    for calendar, rows, minutes in _minutes_per_calendar(nodes, opened, ended, model):
+        at = nodes[rows]
+        score[rows] += minutes * model.score_weight[calendar, at]
+        minutes_lost[rows] += minutes * model.minutes_weight[calendar, at]
+        value[rows] += minutes * model.value_weight[calendar, at]
+        contribution = minutes * model.top_weight[calendar, at]
+        better = contribution > best[rows]  # strictly: a tie stays with the earlier calendar
+        best[rows[better]] = contribution[better]
+        best_calendar[rows[better]] = calendar
     safe_nodes = np.where(mapped, nodes, 0)
-    masked = mapped[:, None]
+    top_column = np.where(
+        best > 0,
+        model.top_process[best_calendar, safe_nodes],
+        model.threatened_process[safe_nodes],
+    )
+    top_column = np.where(mapped, top_column, _NONE)
 
-    def weighted(weights: np.ndarray) -> np.ndarray:
-        return severity * np.where(masked, minutes * weights[safe_nodes], 0.0).sum(axis=1)
-
-    contribution = np.where(masked, minutes * model.top_weight[safe_nodes], 0.0)
-    best_calendar = contribution.argmax(axis=1)
-    top_column = model.top_process[safe_nodes, best_calendar]
-    threatened = model.top_process[safe_nodes, model.top_weight[safe_nodes].argmax(axis=1)]
-    top_column = np.where(contribution.max(axis=1) > 0, top_column, threatened)
-    top_column = np.where(mapped, top_column, NO_HOP)
-
-    process_names = np.array([*model.exposure.processes, None], dtype=object)
+    process_names = pd.array(list(model.exposure.processes), dtype="str")
     result = pd.DataFrame(
         {
-            "incident_id": incidents["incident_id"].to_numpy(),
+            "incident_id": _text_column(incidents["incident_id"]),
             "mapped": mapped,
-            "service_id": incidents["service_id"].to_numpy(),
+            "service_id": _text_column(incidents["service_id"]),
             "severity": severity,
-            "impact_score": weighted(model.score_weight),
-            "impact_minutes": weighted(model.minutes_weight),
-            "value_at_risk": weighted(model.value_weight),
-            "top_process": process_names[top_column],
+            "impact_score": severity * score,
+            "impact_minutes": severity * minutes_lost,
+            "value_at_risk": severity * value,
+            "top_process": process_names.take(top_column, allow_fill=True),
             "explanation": _explanations(nodes, top_column, model),
         },
         index=incidents.index,
     )
-    result.loc[~mapped, "explanation"] = _why_unmapped(incidents.loc[~mapped])
+    if not mapped.all():
+        # Only the CI of the unmapped rows: copying whole rows would cost more than the rest.
+        ci = incidents["ci"][~mapped] if "ci" in incidents.columns else None
+        result.loc[~mapped, "explanation"] = _why_unmapped(ci, incidents.index[~mapped])
     if "mapped_by" in incidents.columns:
-        result["mapped_by"] = incidents["mapped_by"].to_numpy()
+        result["mapped_by"] = _text_column(incidents["mapped_by"])
     return result
 
 
 def process_impacts(
     incidents: pd.DataFrame, model: ImpactModel, *, as_of: pd.Timestamp
 ) -> pd.DataFrame:
-    """One row per (incident, process) with exposure > 0: ``PROCESS_IMPACT_COLUMNS``."""
+    """One row per (incident, process) with exposure > 0: ``PROCESS_IMPACT_COLUMNS``.
+
+    Rows come in incident order, then process column order.
+    """
     require_columns(incidents, SCORING_INPUT_COLUMNS, where="process_impacts")
     nodes = _node_rows(incidents["service_id"], model.exposure)
-    rows, columns = np.nonzero(
-        model.exposure.values[np.where(nodes >= 0, nodes, 0)] * (nodes >= 0)[:, None]
-    )
-    if rows.size == 0:
+    mapped = nodes >= 0
+    safe_nodes = np.where(mapped, nodes, 0)
+    first_pair = model.pair_start[safe_nodes]
+    pairs_per_incident = np.where(mapped, model.pair_start[safe_nodes + 1] - first_pair, 0)
+    total = int(pairs_per_incident.sum())
+    if total == 0:
         return pd.DataFrame({name: [] for name in PROCESS_IMPACT_COLUMNS})
+    # Pair k belongs to incident rows[k]; its place in the CSR is its node's first pair
+    # plus its rank among that incident's pairs.
+    rows = np.repeat(np.arange(len(incidents)), pairs_per_incident)
+    before = np.cumsum(pairs_per_incident) - pairs_per_incident  # pairs of earlier incidents
+    pair = np.repeat(first_pair - before, pairs_per_incident) + np.arange(total)
+    columns = model.pair_process[pair]
+    exposure = model.pair_exposure[pair]
+    del pair, before
+
     opened, ended = _interval(incidents, as_of=as_of)
-    minutes = np.zeros(rows.size)
-    pair_calendars = model.process_calendar[columns]
-    for calendar_index, calendar in enumerate(model.calendars):
-        chosen = pair_calendars == calendar_index
-        if chosen.any():
-            picked = rows[chosen]
-            minutes[chosen] = business_minutes(opened[picked], ended[picked], calendar)
-    exposure = model.exposure.values[nodes[rows], columns]
-    severity = _severity(incidents["priority"], model)[rows]
-    impact_minutes = severity * exposure * minutes
-    value_per_hour = np.array(
-        [model.service_map.process(p).value_per_hour for p in model.exposure.processes]
-    )
+    minutes = np.zeros(total)
+    # Pairs grouped by calendar in one pass, rather than one pass over them per calendar.
+    by_calendar, bounds = _grouped(model.process_calendar[columns], len(model.calendars))
+    slot = np.zeros(len(incidents), dtype=np.int64)  # an incident's place in `reached`
+    for calendar, reached, reached_minutes in _minutes_per_calendar(nodes, opened, ended, model):
+        # Business minutes once per incident, then per pair: each pair's incident reaches
+        # this calendar, so it is in `reached`.
+        chosen = by_calendar[bounds[calendar] : bounds[calendar + 1]]
+        slot[reached] = np.arange(reached.size)
+        minutes[chosen] = reached_minutes[slot[rows[chosen]]]
+    del by_calendar, slot
+    impact_minutes = _severity(incidents["priority"], model)[rows] * exposure * minutes
     return pd.DataFrame(
         {
-            "incident_id": incidents["incident_id"].to_numpy()[rows],
-            "process_id": np.asarray(model.exposure.processes, dtype=object)[columns],
+            "incident_id": _text_column(incidents["incident_id"], rows),
+            "process_id": pd.array(list(model.exposure.processes), dtype="str").take(columns),
             "exposure": exposure,
             "business_minutes": minutes,
             "impact_minutes": impact_minutes,
-            "value_at_risk": impact_minutes / 60.0 * value_per_hour[columns],
+            "value_at_risk": impact_minutes / 60.0 * model.value_per_hour[columns],
         }
     )
 
@@ -241,7 +338,7 @@ def _node_rows(service_ids: pd.Series, exposure: ExposureTable) -> np.ndarray:
     """Exposure-table row per incident; -1 where the service is missing or unknown."""
     codes, uniques = pd.factorize(service_ids.astype("string"), use_na_sentinel=True)
     positions = exposure.node_positions
-    unique_rows = np.array([positions.get(str(u), NO_HOP) for u in uniques] + [NO_HOP])
+    unique_rows = np.array([positions.get(str(u), _NONE) for u in uniques] + [_NONE])
     return unique_rows[np.where(codes >= 0, codes, len(uniques))]
 
 
@@ -264,39 +361,77 @@ def _interval(incidents: pd.DataFrame, *, as_of: pd.Timestamp) -> tuple[np.ndarr
     return opened.dt.tz_localize(None).to_numpy(), ended.dt.tz_localize(None).to_numpy()
 
 
-def _calendar_minutes(
-    incidents: pd.DataFrame, model: ImpactModel, *, as_of: pd.Timestamp
-) -> np.ndarray:
-    opened, ended = _interval(incidents, as_of=as_of)
-    minutes = np.zeros((len(incidents), len(model.calendars)))
+def _minutes_per_calendar(
+    nodes: np.ndarray, opened: np.ndarray, ended: np.ndarray, model: ImpactModel
+) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """Per calendar: the index, the incident rows (ascending) whose node reaches one of
+    its processes, and their business minutes in it.
+
+    Only those rows: an incident on a service that serves none of a calendar's processes
+    loses nothing in it, and on a realistic map most (incident, calendar) pairs are such.
+    """
+    mapped = nodes >= 0
+    safe_nodes = np.where(mapped, nodes, 0)
     for index, calendar in enumerate(model.calendars):
-        minutes[:, index] = business_minutes(opened, ended, calendar)
-    return minutes
+        rows = np.flatnonzero(mapped & model.reaches[index, safe_nodes])
+        if rows.size:
+            yield index, rows, business_minutes(opened[rows], ended[rows], calendar)
 
 
-def _explanations(nodes: np.ndarray, top_column: np.ndarray, model: ImpactModel) -> np.ndarray:
-    """Explanation text per incident, computed once per distinct (service, process)."""
+def _grouped(labels: np.ndarray, groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of `labels` (ints in ``[0, groups)``) grouped by label, ascending within a
+    group; group ``g`` is ``order[bounds[g]:bounds[g + 1]]``.
+
+    numpy's stable sort of 8- or 16-bit integers is a radix sort: one linear pass.
+    """
+    small = labels.astype(np.uint16) if groups <= 1 << 16 else labels
+    order = np.argsort(small, kind="stable")
+    bounds = np.zeros(groups + 1, dtype=np.int64)
+    np.cumsum(np.bincount(labels, minlength=groups), out=bounds[1:])
+    return order, bounds
+
+
+def _explanations(
+    nodes: np.ndarray, top_column: np.ndarray, model: ImpactModel
+) -> pd.api.extensions.ExtensionArray:
+    """Explanation text per incident, computed once per distinct (service, process).
+
+    The text column is built by ``take`` from the distinct texts, not as an object array
+    of a million Python strings.
+    """
     width = len(model.exposure.processes) + 1
-    keys, codes = np.unique((nodes + 1) * width + (top_column + 1), return_inverse=True)
-    texts = np.array(
-        [_explain_pair(int(key // width) - 1, int(key % width) - 1, model) for key in keys],
-        dtype=object,
-    )
-    return texts[codes]
+    codes, keys = pd.factorize((nodes + 1) * width + (top_column + 1))
+    texts = [_explain_pair(int(key // width) - 1, int(key % width) - 1, model) for key in keys]
+    return pd.array(texts, dtype="str").take(codes)
 
 
-def _why_unmapped(incidents: pd.DataFrame) -> pd.Series:
-    ci = incidents["ci"] if "ci" in incidents.columns else pd.Series(pd.NA, index=incidents.index)
+def _text_column(
+    values: pd.Series, rows: np.ndarray | None = None
+) -> pd.api.extensions.ExtensionArray | np.ndarray:
+    """`values` (or its `rows`) as an output column: text becomes ``str``.
+
+    Arrow-backed text converts without passing through Python objects; any other dtype
+    goes through numpy, letting the frame infer its type as before.
+    """
+    array = values.array if rows is None else values.array.take(rows)
+    if isinstance(array.dtype, pd.StringDtype):
+        return array.astype("str")
+    return array.to_numpy()
+
+
+def _why_unmapped(ci: pd.Series | None, index: pd.Index) -> pd.Series:
+    """Why each incident (labelled by `index`, with CI `ci` if the frame has one) is unmapped."""
+    ci = pd.Series(pd.NA, index=index) if ci is None else ci
     ci = ci.astype("string").str.strip().replace("", pd.NA)
     named = "not mapped: no service has the id or alias '" + ci.fillna("") + "'"
     return named.where(ci.notna(), "not mapped: no CI, and no service's match rule fits")
 
 
 def _explain_pair(node: int, column: int, model: ImpactModel) -> str:
-    if node == NO_HOP:
+    if node == _NONE:
         return ""
     service_id = model.exposure.nodes[node]
-    if column != NO_HOP:
+    if column != _NONE:
         return explain(model, service_id, model.exposure.processes[column])
     blocked = [
         f"{service_id} -> {group} ({note}: its failure alone does not take the group down)"

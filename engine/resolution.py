@@ -20,6 +20,10 @@ __all__ = ["RESOLUTION_COLUMNS", "resolve_services"]
 
 RESOLUTION_COLUMNS = ("service_id", "mapped", "mapped_by")
 
+# ``mapped_by`` values, by code.
+_HOW = ("ci", "match", None)
+_BY_CI, _BY_MATCH, _BY_NOTHING = range(len(_HOW))
+
 
 def resolve_services(incidents: pd.DataFrame, service_map: ServiceMap) -> pd.DataFrame:
     """A copy of `incidents` with ``service_id``, ``mapped`` and ``mapped_by`` added.
@@ -41,24 +45,38 @@ def resolve_services(incidents: pd.DataFrame, service_map: ServiceMap) -> pd.Dat
     [['pay-api', True, 'ci'], ['pay-api', True, 'match'], [<NA>, False, <NA>]]
     """
     require_columns(incidents, ["ci"], where="resolve_services")
-    names = _names_to_services(service_map)
-    ci = _normalised(incidents["ci"])
-    codes, uniques = pd.factorize(ci, use_na_sentinel=True)
-    # The last entry answers for rows with no CI (code -1), even when no row has one.
-    unique_services = np.array([*(names.get(name) for name in uniques), None], dtype=object)
-    service_ids = unique_services[np.where(codes >= 0, codes, len(uniques))]
-    mapped_by = np.where(pd.notna(service_ids), "ci", None).astype(object)
+    # Everything below works on small integer codes: each incident's row in `service_ids`
+    # (`unmapped` when none) and in `_HOW`. Text is made once, at the end, by Arrow
+    # ``take`` from the few distinct values: a million-element object array of Python
+    # strings would cost more than all the rest.
+    service_ids = [service.id for service in service_map.services]
+    unmapped = len(service_ids)
+    position = {service_id: index for index, service_id in enumerate(service_ids)}
+    service_of_name = {
+        name: position[service_id] for name, service_id in _names_to_services(service_map).items()
+    }
+    # Factorize the raw CI first and normalise only its distinct values: ~10,000
+    # strips and lowercases instead of 1,000,000.
+    codes, uniques = pd.factorize(incidents["ci"], use_na_sentinel=True)
+    names = _normalised(pd.Series(uniques, dtype="string"))
+    # A last entry answers for rows with no CI (code -1), even when no row has one.
+    distinct = np.where(codes >= 0, codes, len(uniques))
+    has_ci = np.append(names.notna().to_numpy(), False)[distinct]  # not missing, not spaces
+    distinct_rows = [service_of_name.get(name, unmapped) for name in names.fillna("").tolist()]
+    row = np.array([*distinct_rows, unmapped], dtype=np.int64)[distinct]
+    how = np.where(row != unmapped, _BY_CI, _BY_NOTHING)
 
-    without_ci = codes < 0
+    without_ci = ~has_ci
     if without_ci.any():
-        matched = _match_rules(incidents.loc[without_ci], service_map)
-        service_ids[without_ci] = matched
-        mapped_by[without_ci] = np.where(pd.notna(matched), "match", None)
+        matched = _match_rules(incidents, without_ci, service_map)
+        row[without_ci] = matched
+        how[without_ci] = np.where(matched != unmapped, _BY_MATCH, _BY_NOTHING)
 
-    result = incidents.copy()
-    result["service_id"] = pd.array(service_ids, dtype="string")
-    result["mapped"] = result["service_id"].notna().to_numpy()
-    result["mapped_by"] = pd.array(mapped_by, dtype="string")
+    # A shallow copy: the caller's frame is not touched, and its columns are not copied.
+    result = incidents.copy(deep=False)
+    result["service_id"] = pd.array([*service_ids, None], dtype="string").take(row)
+    result["mapped"] = row != unmapped
+    result["mapped_by"] = pd.array(_HOW, dtype="string").take(how)
     return result
 
 
@@ -77,24 +95,30 @@ def _normalised(values: pd.Series) -> pd.Series:
     return text.mask(text == "")
 
 
-def _match_rules(incidents: pd.DataFrame, service_map: ServiceMap) -> np.ndarray:
-    """Service id per row from the first matching rule, or None; rules run on unique rows."""
-    rules = [(service.id, service.match) for service in service_map.services if service.match]
+def _match_rules(incidents: pd.DataFrame, rows: np.ndarray, service_map: ServiceMap) -> np.ndarray:
+    """Per row picked by the mask `rows`, the map position of the service whose rule
+    matches first, or the number of services when none does.
+
+    Only the columns the rules name are taken from those rows, and the rules are tried
+    on their distinct combinations.
+    """
+    services = service_map.services
+    rules = [(index, service.match) for index, service in enumerate(services) if service.match]
     columns = sorted({column for _, rule in rules for column in rule} & set(incidents.columns))
-    result = np.full(len(incidents), None, dtype=object)
+    unmapped = len(services)
     if not rules or not columns:
-        return result
-    keys = pd.DataFrame({column: _normalised(incidents[column]) for column in columns})
+        return np.full(int(rows.sum()), unmapped, dtype=np.int64)
+    keys = pd.DataFrame({column: _normalised(incidents[column][rows]) for column in columns})
     codes, combos = _factorize_rows(keys)
-    combo_services = np.full(len(combos), None, dtype=object)
-    for service_id, rule in rules:
+    combo_services = np.full(len(combos), unmapped, dtype=np.int64)
+    for index, rule in rules:
         if any(column not in columns for column in rule):
             continue
         hits = np.ones(len(combos), dtype=bool)
         for column, allowed in rule.items():
             wanted = {value.strip().lower() for value in allowed}
             hits &= combos[column].isin(wanted).to_numpy()
-        combo_services[hits & pd.isna(combo_services)] = service_id
+        combo_services[hits & (combo_services == unmapped)] = index
     return combo_services[codes]
 
 

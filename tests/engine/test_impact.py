@@ -637,3 +637,182 @@ def test_scores_do_not_depend_on_row_order(make_map, make_incidents, rows, data)
         rtol=1e-9,
     )
     assert np.isfinite(a[["business_minutes", "impact_minutes", "value_at_risk"]]).all().all()
+
+
+# --------------------------------------------------------------------------- calendars
+
+
+def world_map(make_map, *, tokyo_zone="Asia/Tokyo"):
+    # x serves o2c (24x7 UTC, crit 1, 6000/h) at 1.0, tokyo-ops (24x7 in `tokyo_zone`,
+    # crit 1, 600/h) at 1.0 and desk (mon-fri 09-17 New York, crit 2, 1200/h) at 0.5;
+    # x depends on y at 0.5.
+    return make_map(
+        business_processes=[
+            {"id": "o2c", "criticality": 1, "value_per_hour": 6000},
+            {
+                "id": "tokyo-ops",
+                "criticality": 1,
+                "value_per_hour": 600,
+                "hours": "24x7",
+                "timezone": tokyo_zone,
+            },
+            {
+                "id": "desk",
+                "criticality": 2,
+                "value_per_hour": 1200,
+                "hours": "mon-fri 09:00-17:00",
+                "timezone": "America/New_York",
+            },
+        ],
+        services=[{"id": "x"}, {"id": "y"}],
+        dependencies=[{"from": "x", "to": "y", "weight": 0.5}],
+        supports=[
+            {"service": "x", "process": "o2c"},
+            {"service": "x", "process": "tokyo-ops"},
+            {"service": "x", "process": "desk", "weight": 0.5},
+        ],
+    )
+
+
+WORLD_INCIDENT = {  # Mon 2026-11-09 13:00Z-16:00Z = 08:00-11:00 EST: desk open 09:00-11:00
+    "incident_id": "W",
+    "service_id": "x",
+    "priority": 1,
+    "opened_at": "2026-11-09T13:00:00Z",
+    "resolved_at": "2026-11-09T16:00:00Z",
+}
+
+
+def test_always_open_calendars_in_different_zones_are_one_calendar(make_map):
+    model = build_impact_model(world_map(make_map))
+    # 24x7 is open at every instant, whatever the zone: o2c and tokyo-ops share one
+    # calendar; desk has its own.
+    assert len(model.calendars) == 2
+    assert model.process_calendar.tolist() == [0, 0, 1]
+
+
+def test_merged_24x7_calendar_scores_as_if_each_zone_were_apart(make_map, make_incidents):
+    frame = make_incidents([WORLD_INCIDENT])
+    row = scores(frame, world_map(make_map))["W"]
+    # o2c 180 min x 1.0 = 180; tokyo-ops 180 x 1.0 = 180; desk 120 min x 0.5 = 60
+    assert row["impact_minutes"] == pytest.approx(420.0)  # 180 + 180 + 60
+    assert row["impact_score"] == pytest.approx(390.0)  # 1.0 x 180 + 1.0 x 180 + 0.5 x 60
+    assert row["value_at_risk"] == pytest.approx(21000.0)  # 18000 + 1800 + 1200
+    # o2c and tokyo-ops tie at 180: the one with more value at risk wins
+    assert row["top_process"] == "o2c"
+    same_zone = scores(frame, world_map(make_map, tokyo_zone="UTC"))["W"]
+    assert {key: same_zone[key] for key in row} == pytest.approx(row)
+    minutes = pairs(frame, world_map(make_map))
+    assert minutes["W", "tokyo-ops"]["business_minutes"] == pytest.approx(180.0)
+    assert minutes["W", "desk"]["business_minutes"] == pytest.approx(120.0)
+
+
+def test_a_tie_between_24x7_processes_in_two_zones_goes_to_the_one_worth_more(
+    make_map, make_incidents
+):
+    # a (24x7 UTC, crit 2, 100/h) and b (24x7 Tokyo, crit 2, 900/h), both at exposure 1:
+    # both contribute 0.5 x 60 = 30. One calendar, so its rule for ties applies: b is worth
+    # more, whichever process the map lists first.
+    processes = [
+        {"id": "a", "criticality": 2, "value_per_hour": 100},
+        {"id": "b", "criticality": 2, "value_per_hour": 900, "timezone": "Asia/Tokyo"},
+    ]
+    frame = make_incidents([{"incident_id": "T", "service_id": "x", "priority": 1}])
+    for order in (processes, processes[::-1]):
+        m = make_map(
+            business_processes=order,
+            services=[{"id": "x"}],
+            dependencies=[],
+            supports=[{"service": "x", "process": p["id"]} for p in order],
+        )
+        row = scores(frame, m)["T"]
+        assert row["impact_score"] == pytest.approx(60.0)  # 30 + 30
+        assert row["value_at_risk"] == pytest.approx(1000.0)  # 60/60 x 100 + 60/60 x 900
+        assert row["top_process"] == "b"
+
+
+def independent_pairs(frame: pd.DataFrame, service_map, *, as_of=AS_OF) -> dict:
+    """(incident, process) -> numbers, one pair at a time from the public pieces."""
+    from engine.business_minutes import business_minutes
+    from service_map.hours import weekly_hours
+
+    model = build_impact_model(service_map)
+    weights = service_map.scoring.priority_weights
+    out = {}
+    for row in frame.to_dict("records"):
+        service = row["service_id"]
+        if missing(service) or service not in model.exposure.node_positions:
+            continue
+        opened = min(row["opened_at"], as_of)
+        ended = as_of if missing(row["resolved_at"]) else min(row["resolved_at"], as_of)
+        for process in service_map.processes:
+            exposure = model.exposure.exposure(service, process.id)
+            if exposure <= 0:
+                continue
+            hours = weekly_hours(process.hours, process.timezone)
+            minutes = float(business_minutes([opened], [ended], hours)[0])
+            impact = weights.get(row["priority"], 0.0) * exposure * minutes
+            out[row["incident_id"], process.id] = {
+                "exposure": exposure,
+                "business_minutes": minutes,
+                "impact_minutes": impact,
+                "value_at_risk": impact / 60 * process.value_per_hour,
+            }
+    return out
+
+
+def test_process_impacts_match_a_pair_by_pair_computation(make_map, make_incidents):
+    frame = make_incidents(
+        [
+            WORLD_INCIDENT,
+            {**WORLD_INCIDENT, "incident_id": "Y", "service_id": "y", "priority": 3},
+            {**WORLD_INCIDENT, "incident_id": "OPEN", "resolved_at": None},
+            {"incident_id": "NONE", "service_id": None, "priority": 1},
+            {"incident_id": "FAX", "service_id": "fax-9", "priority": 1},
+            {
+                "incident_id": "WEEKEND",
+                "service_id": "y",
+                "priority": 2,
+                "opened_at": "2026-11-06T20:00:00Z",
+                "resolved_at": "2026-11-09T15:00:00Z",
+            },
+        ]
+    )
+    service_map = world_map(make_map)
+    got = pairs(frame, service_map)
+    expected = independent_pairs(frame, service_map)
+    assert sorted(got) == sorted(expected)
+    assert len(got) == 12  # W, Y, OPEN and WEEKEND reach all 3 processes; 2 unmapped
+    assert got["Y", "desk"]["exposure"] == pytest.approx(0.25)  # 0.5 x 0.5
+    for key, numbers in expected.items():
+        assert {name: got[key][name] for name in numbers} == pytest.approx(numbers), key
+
+
+@st.composite
+def world_rows(draw):
+    rows = draw(incident_rows())
+    for row in rows:
+        row["service_id"] = draw(st.sampled_from(["x", "y", None, "fax-9"]))
+    return rows
+
+
+@settings(max_examples=40, deadline=None)
+@given(rows=world_rows())
+def test_pairs_and_scores_agree_with_the_pair_by_pair_computation(make_map, make_incidents, rows):
+    service_map = world_map(make_map)
+    frame = make_incidents(rows)
+    got = pairs(frame, service_map)
+    expected = independent_pairs(frame, service_map)
+    assert sorted(got) == sorted(expected)
+    for key, numbers in expected.items():
+        assert {name: got[key][name] for name in numbers} == pytest.approx(numbers), key
+    tier = {"o2c": 1.0, "tokyo-ops": 1.0, "desk": 0.5}
+    for incident, row in scores(frame, service_map).items():
+        mine = {p: numbers for (i, p), numbers in expected.items() if i == incident}
+        assert row["impact_minutes"] == pytest.approx(
+            sum(n["impact_minutes"] for n in mine.values())
+        )
+        assert row["impact_score"] == pytest.approx(
+            sum(tier[p] * n["impact_minutes"] for p, n in mine.items())
+        )
+        assert row["value_at_risk"] == pytest.approx(sum(n["value_at_risk"] for n in mine.values()))

@@ -194,3 +194,22 @@ def test_input_frame_is_not_mutated_and_other_columns_are_kept(make_map):
     # the raw ci is kept as written
     assert [None if pd.isna(c) else c for c in out["ci"]] == [" PAYAPI01", None, "fax"]
     assert [None if pd.isna(s) else s for s in out["service_id"]] == ["pay-api", "pay-api", None]
+
+
+def test_many_spellings_and_repeats_of_one_ci_resolve_alike(make_map):
+    # Distinct raw CIs are normalised once each; every row gets its distinct value's answer.
+    spellings = ["PAYAPI01", "payapi01", " PayApi01 ", "payments-api-prod", "PAY-API"]
+    frame = pd.DataFrame({"ci": spellings * 3 + ["fax", NA], "category": ["Payments"] * 17})
+    assert resolved(frame, make_map()) == [("pay-api", True, "ci")] * 15 + [
+        (None, False, None),  # an unknown CI stays unmapped
+        ("pay-api", True, "match"),  # no CI: the rules
+    ]
+
+
+def test_writing_to_the_result_leaves_the_input_alone(make_map):
+    frame = pd.DataFrame({"ci": ["web", "fax"], "category": ["a", "b"]})
+    before = frame.copy(deep=True)
+    out = resolve_services(frame, make_map())
+    out.loc[0, "category"] = "changed"
+    out["ci"] = "changed"
+    pd.testing.assert_frame_equal(frame, before)

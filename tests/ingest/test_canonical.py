@@ -305,3 +305,82 @@ def test_a_missing_file_or_a_directory_is_an_input_file_error(tmp_path):
         read_canonical_csv(tmp_path / "nope.csv")
     with pytest.raises(InputFileError):
         read_canonical_csv(tmp_path)
+
+
+def test_a_gzipped_file_keeps_its_line_numbers(tmp_path):
+    import gzip
+
+    text = (
+        "incident_id,opened_at,priority,short_description\n"  # line 1
+        'A,2026-11-02T09:00:00Z,2,"two\nlines"\n'  # lines 2-3
+        "\n"  # line 4, blank
+        "B,2026-11-02T09:00:00Z,9,x\n"  # line 5
+    )
+    path = tmp_path / "incidents.csv.gz"
+    path.write_bytes(gzip.compress(text.encode()))
+    incidents, rejected = parse_canonical_incidents(read_canonical_csv(path))
+    assert incidents[["line", "incident_id"]].values.tolist() == [[2, "A"]]
+    assert incidents["short_description"].tolist() == ["two\nlines"]
+    assert rejected["line"].tolist() == [5]
+
+
+def test_a_broken_gzip_file_is_an_input_file_error(tmp_path):
+    path = tmp_path / "incidents.csv.gz"
+    path.write_bytes(b"\x1f\x8b\x08\x00 not really gzip")
+    with pytest.raises(InputFileError, match=r"incidents\.csv\.gz"):
+        read_canonical_csv(path)
+
+
+def test_a_last_line_without_a_newline_is_numbered(tmp_path):
+    text = "incident_id,opened_at,priority\nA,2026-11-02T09:00:00Z,2\nB,2026-11-02T09:00:00Z,9"
+    incidents, rejected = load(tmp_path, text)
+    assert incidents["line"].tolist() == [2]
+    assert rejected["line"].tolist() == [3]
+
+
+@pytest.mark.parametrize(
+    ("ids", "kept", "repeated"),
+    [
+        (["A1", "A2", "A3"], ["A1", "A2", "A3"], []),  # ascending: no repeats possible
+        (["A3", "A2", "A1"], ["A3", "A2", "A1"], []),  # newest first
+        (["A1", "A2", "A2", "A3"], ["A1", "A2", "A3"], [4]),  # sorted, with a repeat
+        (["A3", "A2", "A2"], ["A3", "A2"], [4]),  # newest first, with a repeat
+        (["B", "A", "B", "C", "A"], ["B", "A", "C"], [4, 6]),  # unsorted
+        (["A", "A"], ["A"], [3]),
+        (["A"], ["A"], []),
+    ],
+)
+def test_duplicates_are_found_whatever_the_order_of_ids(tmp_path, ids, kept, repeated):
+    text = "incident_id,opened_at,priority\n" + "".join(
+        f"{incident},2026-11-02T09:00:00Z,2\n" for incident in ids
+    )
+    incidents, rejected = load(tmp_path, text)
+    assert incidents["incident_id"].tolist() == kept
+    assert rejected["line"].tolist() == repeated
+    assert set(rejected["problem"]) <= {"duplicate incident_id"}
+
+
+def test_a_sorted_id_repeating_a_rejected_row_is_kept(tmp_path):
+    # A1's first row is rejected, so ids of usable rows (A1, A2) still rise: nothing repeats.
+    text = """\
+incident_id,opened_at,priority
+A1,2026-11-02T09:00:00Z,9
+A1,2026-11-02T10:00:00Z,1
+A2,2026-11-02T10:00:00Z,1
+"""
+    incidents, rejected = load(tmp_path, text)
+    assert incidents[["line", "incident_id"]].values.tolist() == [[3, "A1"], [4, "A2"]]
+    assert rejected["line"].tolist() == [2]
+
+
+def test_a_file_of_good_rows_gives_every_row_and_an_empty_reject_table(tmp_path):
+    text = "incident_id,opened_at,priority,ci\n" + "".join(
+        f"I{n},2026-11-02T09:00:00Z,{n % 5 + 1}, web \n" for n in range(5)
+    )
+    incidents, rejected = load(tmp_path, text)
+    assert incidents["line"].tolist() == [2, 3, 4, 5, 6]
+    assert incidents["priority"].tolist() == [1, 2, 3, 4, 5]
+    assert incidents["ci"].tolist() == ["web"] * 5
+    assert list(incidents.index) == [0, 1, 2, 3, 4]
+    assert rejected.empty
+    assert list(rejected.columns[:3]) == ["line", "problem", "reason"]
