@@ -18,6 +18,7 @@ setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	mkdir -p $(PREFECT_HOME)
 	@echo "Installing impactlens and its dependencies into $(VENV) (log: $(VENV)/install.log)"
 	$(BIN)/python -m pip install --upgrade pip > $(VENV)/install.log 2>&1 \
 		|| { cat $(VENV)/install.log; exit 1; }
