@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import json
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -23,10 +24,12 @@ import pyarrow.compute as pc
 from engine.columns import require_columns
 from impactlens.errors import InputFileError
 from impactlens.moments import utc_moment
+from ingest.batch import REJECTED_COLUMNS, IngestBatch
 
 __all__ = [
     "OPTIONAL_COLUMNS",
     "REQUIRED_COLUMNS",
+    "canonical_batch",
     "parse_canonical_incidents",
     "read_canonical_csv",
     "record_start_lines",
@@ -347,3 +350,152 @@ def _first_lines(incident_id: pd.Series, lines: np.ndarray) -> pd.Series:
 
 def _iso(stamps: pd.Series) -> pd.Series:
     return stamps.dt.strftime("%Y-%m-%dT%H:%M:%SZ").astype("string").fillna("")
+
+
+def canonical_batch(
+    raw: pd.DataFrame,
+    *,
+    source: str = "csv",
+    history: pd.DataFrame | None = None,
+    as_of: pd.Timestamp | None = None,
+) -> IngestBatch:
+    """The canonical CSV (and optionally its assignment history) as an `IngestBatch`.
+
+    `history` has ``incident_id, at, assignment_group`` (as in
+    ``fixtures/assignment_history.csv``), in order within an incident; without it, each
+    incident gets one assignment, its ``assignment_group`` at ``opened_at``. History rows
+    that name no incident of the batch, or whose ``at`` is not ISO 8601, are rejected.
+    ``updated_at`` is the column when the file has one, else the latest of ``opened_at``
+    and ``resolved_at``.
+    """
+    incidents, rejected = parse_canonical_incidents(raw, as_of=as_of)
+    count = len(incidents)
+
+    def column(name: str, dtype: str) -> pd.Series | pd.api.extensions.ExtensionArray:
+        if name in incidents.columns:
+            return incidents[name].astype(dtype).array
+        return pd.array([pd.NA] * count, dtype=dtype)
+
+    opened = incidents["opened_at"].astype("datetime64[us, UTC]")
+    resolved = incidents["resolved_at"].astype("datetime64[us, UTC]")
+    updated = pd.concat([opened, resolved], axis=1).max(axis=1)
+    if "updated_at" in raw.columns:  # not a canonical CSV column, but an export may carry it
+        given = pd.to_datetime(
+            raw["updated_at"].iloc[incidents.index], utc=True, format="ISO8601", errors="coerce"
+        )
+        updated = given.astype("datetime64[us, UTC]").fillna(updated).set_axis(incidents.index)
+    frame = pd.DataFrame(
+        {
+            "source": pd.array([source] * count, dtype="string"),
+            "incident_id": incidents["incident_id"].astype("string").array,
+            "opened_at": opened.array,
+            "resolved_at": resolved.array,
+            "closed_at": pd.array([pd.NaT] * count, dtype="datetime64[us, UTC]"),
+            "updated_at": updated.array,
+            "state": pd.array(np.where(resolved.isna(), "open", "resolved"), dtype="string"),
+            "priority": incidents["priority"].astype(np.int64).array,
+            "impact": pd.array([pd.NA] * count, dtype="Int64"),
+            "urgency": pd.array([pd.NA] * count, dtype="Int64"),
+            "ci": column("ci", "string"),
+            "service_id": pd.array([pd.NA] * count, dtype="string"),
+            "category": column("category", "string"),
+            "subcategory": column("subcategory", "string"),
+            "assignment_group": column("assignment_group", "string"),
+            "location": column("location", "string"),
+            "support_tier": column("support_tier", "string"),
+            "reassignment_count": _counts(incidents, "reassignment_count"),
+            "reopen_count": _counts(incidents, "reopen_count"),
+            "problem_id": pd.array([pd.NA] * count, dtype="string"),
+            "caused_by_change": pd.array([pd.NA] * count, dtype="string"),
+            "short_description": column("short_description", "string"),
+        }
+    )
+    assignments, bad_history = _canonical_history(frame, history, source)
+    quarantined = pd.concat([_rejected_rows(rejected, source), bad_history], ignore_index=True)
+    return IngestBatch(frame, assignments, quarantined[list(REJECTED_COLUMNS)])
+
+
+def _counts(incidents: pd.DataFrame, name: str) -> pd.api.extensions.ExtensionArray:
+    if name not in incidents.columns:
+        return pd.array([pd.NA] * len(incidents), dtype="Int64")
+    return pd.to_numeric(incidents[name], errors="coerce").round().astype("Int64").array
+
+
+def _rejected_rows(rejected: pd.DataFrame, source: str) -> pd.DataFrame:
+    fields = rejected.drop(columns=["line", "problem", "reason"])
+    return pd.DataFrame(
+        {
+            "source": source,
+            "line": rejected["line"].astype("Int64"),
+            "problem": rejected["problem"].astype("string"),
+            "reason": rejected["reason"].astype("string"),
+            "raw": pd.array(
+                [
+                    json.dumps({k: v for k, v in row.items() if pd.notna(v)})
+                    for row in fields.to_dict("records")
+                ],
+                dtype="string",
+            ),
+        }
+    )
+
+
+def _canonical_history(
+    incidents: pd.DataFrame, history: pd.DataFrame | None, source: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Assignment history rows for the batch's incidents, and the history rows rejected."""
+    empty_rejects = pd.DataFrame({c: [] for c in REJECTED_COLUMNS})
+    if history is None:
+        known = incidents[incidents["assignment_group"].notna()]
+        return pd.DataFrame(
+            {
+                "source": known["source"],
+                "incident_id": known["incident_id"],
+                "at": known["opened_at"],
+                "assignment_group": known["assignment_group"],
+                "support_tier": pd.array([pd.NA] * len(known), dtype="string"),
+            }
+        ).reset_index(drop=True), empty_rejects
+    require_columns(history, ["incident_id", "at", "assignment_group"], where="history CSV")
+    lines = (
+        history.index.to_numpy(dtype=np.int64)
+        if history.index.name == "line"
+        else np.arange(len(history), dtype=np.int64) + LINE_OFFSET
+    )
+    incident_id = _text(history["incident_id"])
+    at = pd.to_datetime(_text(history["at"]), utc=True, format="ISO8601", errors="coerce")
+    known = incident_id.isin(set(incidents["incident_id"].dropna()))
+    good = (known & at.notna()).to_numpy()
+    problems = np.where(~known.to_numpy(), "unknown incident", "bad timestamp")[~good]
+    reasons = [
+        f"history row for incident {i!r}, which is not in the batch"
+        if problem == "unknown incident"
+        else f"at {a!r} is not an ISO 8601 timestamp"
+        for i, a, problem in zip(
+            incident_id[~good].fillna(""), history["at"][~good].astype(str), problems, strict=True
+        )
+    ]
+    bad = pd.DataFrame(
+        {
+            "source": source,
+            "line": pd.array(lines[~good], dtype="Int64"),
+            "problem": pd.array(problems, dtype="string"),
+            "reason": pd.array(reasons, dtype="string"),
+            "raw": pd.array(
+                [
+                    json.dumps({k: str(v) for k, v in row.items() if pd.notna(v)})
+                    for row in history[~good].to_dict("records")
+                ],
+                dtype="string",
+            ),
+        }
+    )
+    return pd.DataFrame(
+        {
+            "source": pd.array([source] * int(good.sum()), dtype="string"),
+            "incident_id": incident_id[good].array,
+            "at": at[good].astype("datetime64[us, UTC]").array,
+            "assignment_group": _text(history["assignment_group"])[good].array,
+            "support_tier": pd.array([pd.NA] * int(good.sum()), dtype="string"),
+        }
+    ), bad
