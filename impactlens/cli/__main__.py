@@ -1,0 +1,5 @@
+"""`python -m impactlens.cli`."""
+
+from impactlens.cli import main
+
+main()
