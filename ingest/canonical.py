@@ -77,12 +77,18 @@ def read_canonical_csv(path: str | Path) -> pd.DataFrame:
     try:
         if file.suffix == ".gz":
             data = gzip.decompress(file.read_bytes())
-            frame = pd.read_csv(io.BytesIO(data), engine="pyarrow")
-        else:
+        try:
             # The path itself, not its bytes: pyarrow reads the file on its own threads,
             # with no 100 MB copy through a Python bytes object. Compression stays off:
             # only ".gz" is decompressed, whatever other suffix a file has.
-            frame = pd.read_csv(file, engine="pyarrow", compression=None)
+            frame = pd.read_csv(
+                io.BytesIO(data) if data is not None else file, engine="pyarrow", compression=None
+            )
+        except ValueError as error:
+            if "straddl" not in str(error):
+                raise
+            # A field longer than pyarrow's block (about 1 MB): the C reader has no limit.
+            frame = pd.read_csv(io.BytesIO(data) if data is not None else file, compression=None)
     except (ValueError, OSError, EOFError, zlib.error) as error:
         # pyarrow's ArrowInvalid is a ValueError; a corrupt .gz raises one of the others.
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

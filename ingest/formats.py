@@ -1,0 +1,94 @@
+"""Each ingest format: how its file is read and which adapter parses it.
+
+`read_batch` is the one place that maps a format name to its reader and adapter, so the
+CLI and the flows offer exactly the same formats.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from impactlens.errors import InputFileError
+from ingest.batch import IngestBatch
+from service_map.load import read_text
+
+__all__ = ["FORMATS", "ReadBatch", "read_batch"]
+
+FORMATS = ("servicenow", "servicenow-eventlog", "jira", "pagerduty", "csv")
+
+
+@dataclass(frozen=True)
+class ReadBatch:
+    """A parsed file: its batch, and how many records the file held."""
+
+    batch: IngestBatch
+    records: int
+
+
+def read_batch(
+    path: str | Path,
+    *,
+    format: str,
+    source: str | None = None,
+    mapping: str | Path | None = None,
+    history: str | Path | None = None,
+    timezone: str = "UTC",
+) -> ReadBatch:
+    """Read `path` as `format` and parse it into an `IngestBatch`.
+
+    `source` names the system the incidents come from (default: the format's name, or the
+    mapping's ``source``); `mapping` is a YAML mapping file for ``csv`` (without one, the
+    file must be the canonical incident CSV); `history` is an assignment history CSV for
+    the canonical format; `timezone` is the zone of naive timestamps where the format
+    has them.
+    """
+    if format not in FORMATS:
+        raise InputFileError(f"unknown format {format!r} (use one of: {', '.join(FORMATS)})")
+    if mapping is not None and format != "csv":
+        raise InputFileError("--mapping applies to --format csv only")
+    if history is not None and (format != "csv" or mapping is not None):
+        raise InputFileError(
+            "--history applies to the canonical CSV (--format csv, no --mapping) only"
+        )
+    if format == "pagerduty":
+        from ingest.pagerduty import parse_pagerduty
+
+        text = read_text(path, what="PagerDuty JSON")
+        try:
+            decoded = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise InputFileError(
+                f"PagerDuty JSON {path}: not valid JSON ({error.msg} at "
+                f"line {error.lineno}, column {error.colno})"
+            ) from None
+        incidents = decoded.get("incidents", []) if isinstance(decoded, dict) else decoded
+        batch = parse_pagerduty(decoded, source=source or "pagerduty")
+        return ReadBatch(batch, len(incidents) if isinstance(incidents, list) else 0)
+    if format == "csv" and mapping is None:
+        from ingest.canonical import canonical_batch, read_canonical_csv
+
+        raw = read_canonical_csv(path)
+        assignments = read_canonical_csv(history) if history is not None else None
+        batch = canonical_batch(raw, source=source or "csv", history=assignments)
+        return ReadBatch(batch, len(raw))
+
+    from ingest.read import read_rows
+
+    raw = read_rows(path)
+    if format == "csv":
+        from ingest.mapped_csv import load_mapping, parse_mapped_csv
+
+        loaded = load_mapping(mapping)
+        batch = parse_mapped_csv(raw, loaded, **({"source": source} if source else {}))
+    elif format == "jira":
+        from ingest.jira import parse_jira
+
+        batch = parse_jira(raw, source=source or "jira", timezone=timezone)
+    else:
+        from ingest.servicenow import parse_servicenow, parse_servicenow_eventlog
+
+        parse = parse_servicenow if format == "servicenow" else parse_servicenow_eventlog
+        batch = parse(raw, source=source or "servicenow", timezone=timezone)
+    return ReadBatch(batch, len(raw))

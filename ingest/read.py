@@ -1,0 +1,375 @@
+"""Read an ITSM export file into a frame of text, one row per record, for an adapter to parse.
+
+`read_rows` opens and decodes only: every field stays text (pandas ``"string"``; an empty
+field is NA) and the index, named ``line``, is the file line each record starts on, so that
+an adapter's rejected rows point at the right place. Reading is apart from parsing
+(CONVENTIONS.md, "Parse apart from read"): the ``parse_*`` adapters never open files.
+
+Formats, chosen by the file name: ``.csv``, ``.csv.gz``, ``.json``, ``.json.gz``.
+JSON is a list of records, or ServiceNow's Table API ``{"result": [...]}`` or its JSON
+export ``{"records": [...]}``. A field given as ``{"display_value": ..., "value": ...}``
+(``sysparm_display_value=all``) becomes its display value; a reference given as
+``{"link": ..., "value": ...}`` becomes its value. ServiceNow documents that a date-time's
+display value is in the exporting user's time zone and format while its value is UTC in
+``YYYY-MM-DD HH:MM:SS``, so for a date-time the value is kept, written ISO 8601 with ``Z``.
+
+A file that cannot be read at all is an `InputFileError` saying what, where and why.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import re
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+
+from impactlens.errors import InputFileError
+from ingest.canonical import record_start_lines
+
+__all__ = ["SUFFIXES", "read_rows"]
+
+SUFFIXES = (".csv", ".csv.gz", ".json", ".json.gz")
+RECORD_KEYS = ("result", "records")  # ServiceNow Table API, ServiceNow JSON export
+# A ServiceNow date-time as the database holds it (UTC, system format).
+GLIDE_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
+JSON_SPACE = re.compile(r"[ \t\n\r]*")
+TEXT = pd.StringDtype("pyarrow")
+BLOCK_SIZE = 1 << 24  # bytes pyarrow reads at a time; a longer record is read in one block
+
+
+def read_rows(path: str | Path) -> pd.DataFrame:
+    """Every record of a CSV or JSON export as text, indexed by the line it starts on.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     file = Path(folder, "incidents.csv")
+    ...     _ = file.write_text('number,priority\\nINC1,"1 - Critical"\\nINC2,\\n')
+    ...     rows = read_rows(file)
+    >>> rows["priority"].tolist(), rows.index.tolist()
+    (['1 - Critical', <NA>], [2, 3])
+    """
+    file = Path(path)
+    name = file.name.lower()
+    if not file.is_file():
+        raise InputFileError(f"{file}: no such file")
+    suffix = next((s for s in sorted(SUFFIXES, key=len, reverse=True) if name.endswith(s)), None)
+    if suffix is None:
+        raise InputFileError(
+            f"{file}: cannot tell the format from the name; expected one of {', '.join(SUFFIXES)}"
+        )
+    data = _file_bytes(file, compressed=suffix.endswith(".gz"))
+    _check_text(file, data)
+    if data.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte order mark, as Excel writes
+        data = data[3:]
+    if not data.strip():
+        raise InputFileError(f"{file}: the file is empty")
+    if suffix.startswith(".json"):
+        return _json_rows(file, data)
+    return _csv_rows(file, data)
+
+
+def _file_bytes(file: Path, *, compressed: bool) -> bytes:
+    data = file.read_bytes()
+    if not compressed:
+        if data[:2] == b"\x1f\x8b":
+            raise InputFileError(f"{file}: the file is gzip-compressed; name it {file.name}.gz")
+        return data
+    try:
+        return gzip.decompress(data)
+    except EOFError:
+        raise InputFileError(
+            f"{file}: the gzip stream ends early (the file is truncated)"
+        ) from None
+    except (OSError, zlib.error) as error:  # BadGzipFile is an OSError
+        raise InputFileError(f"{file}: not a readable gzip file ({error})") from None
+
+
+def _check_text(file: Path, data: bytes) -> None:
+    """Refuse bytes that are not UTF-8 text, saying where and what they look like."""
+    if data[:4] == b"PK\x03\x04":
+        raise InputFileError(
+            f"{file}: the file is a ZIP archive (an Excel workbook?), not CSV or JSON text"
+        )
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise InputFileError(f"{file}: the file is UTF-16 text; save or export it as UTF-8")
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise InputFileError(
+            f"{file}: binary data, not text (a NUL byte on line {_line_at(data, nul)})"
+        )
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = _line_at(data, error.start)
+        column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
+        bad = data[error.start : error.start + 4].hex(" ")
+        raise InputFileError(
+            f"{file}: not valid UTF-8 on line {line}, byte {column} of the line "
+            f"(bytes {bad}); export the file as UTF-8 (it may be Windows-1252 or Latin-1)"
+        ) from None
+
+
+def _line_at(data: bytes, offset: int) -> int:
+    return data.count(b"\n", 0, offset) + 1
+
+
+# --- CSV ------------------------------------------------------------------------------
+
+
+def _csv_rows(file: Path, data: bytes) -> pd.DataFrame:
+    end = data.find(b"\n")
+    header_line = data[: end if end >= 0 else len(data)]
+    semicolons, tabs = header_line.count(b";"), header_line.count(b"\t")
+    if b"," not in header_line and (semicolons or tabs):
+        shown = "';'" if semicolons >= tabs else "tab"
+        raise InputFileError(
+            f"{file}: looks like a {shown}-separated file (its header has no ','); "
+            "export it comma-separated"
+        )
+    names = next(csv.reader(io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", newline="")))
+    table = _arrow_csv(file, data, _unique_names(names))
+    if not data.endswith((b"\n", b"\r")):
+        _check_last_record(file, data)
+    frame = table.to_pandas(types_mapper=lambda _: TEXT)
+    frame.index = pd.Index(record_start_lines(data, len(frame)), name="line")
+    return frame
+
+
+def _unique_names(names: list[str]) -> list[str]:
+    """Header names with repeats numbered as pandas does: ``Labels``, ``Labels.1``, ...
+
+    Jira's CSV export repeats a header once per value of a multi-valued field.
+
+    >>> _unique_names(["Key", "Labels", "Labels", "Labels.1", "Labels"])
+    ['Key', 'Labels', 'Labels.2', 'Labels.1', 'Labels.3']
+    """
+    taken, unique = set(names), []
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            number = 1
+            while f"{name}.{number}" in taken:
+                number += 1
+            taken.add(f"{name}.{number}")
+            name = f"{name}.{number}"
+        seen.add(name)
+        unique.append(name)
+    return unique
+
+
+def _arrow_csv(file: Path, data: bytes, names: list[str]) -> pa.Table:
+    """The CSV as an Arrow table of strings, its header read as `names`; NA only if empty."""
+    convert = pa_csv.ConvertOptions(
+        column_types={name: pa.large_string() for name in names},
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=True,
+        null_values=[""],
+    )
+    parse = pa_csv.ParseOptions(newlines_in_values=True)
+    # pyarrow cannot skip a header that has no line break after it
+    complete = data if data.endswith((b"\n", b"\r")) else data + b"\n"
+    block_size = BLOCK_SIZE
+    while True:
+        try:
+            return pa_csv.read_csv(
+                io.BytesIO(complete),
+                read_options=pa_csv.ReadOptions(
+                    block_size=block_size, column_names=names, skip_rows=1
+                ),
+                parse_options=parse,
+                convert_options=convert,
+            )
+        except pa.ArrowInvalid as error:
+            if "straddl" in str(error) and block_size <= len(complete):
+                # A record longer than a block (a huge quoted field): read in one block.
+                block_size = len(complete) + 1
+                continue
+            raise InputFileError(f"{file}: {_csv_problem(data, len(names), error)}") from None
+
+
+def _check_last_record(file: Path, data: bytes) -> None:
+    """Refuse a file that ends inside a quoted field, which pyarrow reads without a word.
+
+    Only a file without a final line break can have been cut there, so only such a file
+    pays for a second, strict reading.
+    """
+    reader = csv.reader(io.StringIO(data.decode("utf-8"), newline=""), strict=True)
+    start = 1
+    try:
+        for _ in reader:
+            start = reader.line_num + 1
+    except csv.Error as error:
+        if "unexpected end of data" in str(error):
+            raise InputFileError(
+                f"{file}: the record on line {start} ends inside a quoted field "
+                "(the file ends mid-record: it looks truncated)"
+            ) from None
+        # other strict complaints ('"' inside a field) are quirks both readers accept
+
+
+def _csv_problem(data: bytes, fields: int, error: Exception) -> str:
+    """Say which line breaks the CSV, found again with Python's reader (errors only)."""
+    reader = csv.reader(io.StringIO(data.decode("utf-8"), newline=""))
+    next(reader, None)
+    start = reader.line_num + 1
+    for row in reader:
+        if row and len(row) != fields:
+            truncated = not data.endswith(b"\n") and reader.line_num == _line_at(data, len(data))
+            hint = " (the file ends mid-record: it looks truncated)" if truncated else ""
+            return f"line {start} has {len(row)} fields where the header has {fields}{hint}"
+        start = reader.line_num + 1
+    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return f"not a readable CSV ({first})"
+
+
+# --- JSON -----------------------------------------------------------------------------
+
+
+def _json_rows(file: Path, data: bytes) -> pd.DataFrame:
+    text = data.decode("utf-8")
+    try:
+        records, lines = _json_records(text)
+    except json.JSONDecodeError as error:
+        # an unterminated string ran to the end of the text: the file was cut short
+        cut = error.msg.startswith("Unterminated string") or error.pos >= len(text.rstrip())
+        tail = " (the file ends early: it looks truncated)" if cut else ""
+        raise InputFileError(
+            f"{file}: not valid JSON on line {error.lineno}, column {error.colno} "
+            f"({error.msg}){tail}"
+        ) from None
+    except ValueError as error:
+        raise InputFileError(f"{file}: {error}") from None
+    rows = []
+    for number, (record, line) in enumerate(zip(records, lines, strict=True), start=1):
+        if not isinstance(record, dict):
+            raise InputFileError(
+                f"{file}: record {number} (line {line}) is a {type(record).__name__}, "
+                "not an object of fields"
+            )
+        rows.append({key: _field_text(value) for key, value in record.items()})
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    frame = pd.DataFrame.from_records(rows, columns=columns).astype(TEXT)
+    frame.index = pd.Index(np.asarray(lines, dtype=np.int64), name="line")
+    return frame
+
+
+def _json_records(text: str) -> tuple[list[Any], list[int]]:
+    """The records of a JSON document and the line each starts on.
+
+    The document is walked with the standard decoder one value at a time, so that each
+    record's position is known without a second parse.
+    """
+    decoder = json.JSONDecoder()
+    position = _skip_space(text, 0)
+    if text.startswith("[", position):
+        records, starts, end = _json_array(decoder, text, position)
+    elif text.startswith("{", position):
+        records, starts, end = _json_object_records(decoder, text, position)
+    else:
+        decoder.raw_decode(text, position)  # raises the decoder's own error
+        raise ValueError("the JSON is a single value, not a list of records")
+    end = _skip_space(text, end)
+    if end != len(text):
+        raise json.JSONDecodeError("Extra data", text, end)
+    lines, line, previous = [], 1, 0
+    for start in starts:
+        line += text.count("\n", previous, start)
+        lines.append(line)
+        previous = start
+    return records, lines
+
+
+def _json_array(
+    decoder: json.JSONDecoder, text: str, position: int
+) -> tuple[list[Any], list[int], int]:
+    """Values of the array at `position`, their start offsets, and the offset after it."""
+    values, starts = [], []
+    position = _skip_space(text, position + 1)
+    if text.startswith("]", position):
+        return values, starts, position + 1
+    while True:
+        starts.append(position)
+        value, position = decoder.raw_decode(text, position)
+        values.append(value)
+        position = _skip_space(text, position)
+        if text.startswith(",", position):
+            position = _skip_space(text, position + 1)
+        elif text.startswith("]", position):
+            return values, starts, position + 1
+        else:
+            raise json.JSONDecodeError("Expecting ',' delimiter", text, position)
+
+
+def _json_object_records(
+    decoder: json.JSONDecoder, text: str, position: int
+) -> tuple[list[Any], list[int], int]:
+    """The records under ``result`` or ``records`` of the object at `position`."""
+    found: tuple[list[Any], list[int]] | None = None
+    other: dict[str, Any] = {}
+    position = _skip_space(text, position + 1)
+    while not text.startswith("}", position):
+        if not text.startswith('"', position):
+            raise json.JSONDecodeError(
+                "Expecting property name enclosed in double quotes", text, position
+            )
+        key, position = decoder.raw_decode(text, position)
+        position = _skip_space(text, position)
+        if not text.startswith(":", position):
+            raise json.JSONDecodeError("Expecting ':' delimiter", text, position)
+        position = _skip_space(text, position + 1)
+        if key in RECORD_KEYS and found is None and text.startswith("[", position):
+            records, starts, position = _json_array(decoder, text, position)
+            found = (records, starts)
+        else:
+            other[key], position = decoder.raw_decode(text, position)
+        position = _skip_space(text, position)
+        if text.startswith(",", position):
+            position = _skip_space(text, position + 1)
+        elif not text.startswith("}", position):
+            raise json.JSONDecodeError("Expecting ',' delimiter", text, position)
+    if found is None:
+        error = other.get("error")
+        if isinstance(error, dict):  # the Table API's error body: {"error": {...}, "status": ...}
+            detail = "; ".join(str(error[k]) for k in ("message", "detail") if error.get(k))
+            raise ValueError(f"the file is a ServiceNow error response, not records ({detail})")
+        keys = ", ".join(map(repr, other)) or "none"
+        raise ValueError(
+            "expected a list of records, or an object with a 'result' or 'records' list "
+            f"(its keys: {keys})"
+        )
+    return found[0], found[1], position + 1
+
+
+def _skip_space(text: str, position: int) -> int:
+    match = JSON_SPACE.match(text, position)
+    return match.end() if match else position
+
+
+def _field_text(value: Any) -> str | None:
+    """One JSON field as the text a CSV export would hold; None for missing or empty."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, dict):
+        if "display_value" in value:
+            raw = value.get("value")
+            if isinstance(raw, str) and GLIDE_DATE_TIME.fullmatch(raw):
+                return f"{raw[:10]}T{raw[11:]}Z"  # the database value: UTC
+            return _field_text(value["display_value"])
+        if "value" in value:  # a reference without its display value
+            return _field_text(value["value"])
+    return json.dumps(value, ensure_ascii=False)
