@@ -9,11 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "FileValidationError",
     "ImpactlensError",
     "InputFileError",
     "InvalidIncidentsError",
     "MapIssue",
     "MapValidationError",
+    "MappingValidationError",
     "MissingColumnsError",
     "UnknownServiceError",
 ]
@@ -34,15 +36,29 @@ class MapIssue:
         return f"{self.place}: {self.message}" if self.place else self.message
 
 
-class MapValidationError(ImpactlensError):
-    """A service map that cannot be used; carries every issue found, not just the first."""
+class FileValidationError(ImpactlensError):
+    """A hand-written file that cannot be used; carries every issue found, not just the first."""
+
+    what = "file"
 
     def __init__(self, issues: list[MapIssue], *, source: str | None = None) -> None:
         self.issues = list(issues)
         self.source = source
         where = f" in {source}" if source else ""
         lines = "\n".join(f"  {issue}" for issue in self.issues)
-        super().__init__(f"service map{where} is invalid ({len(self.issues)} errors):\n{lines}")
+        super().__init__(f"{self.what}{where} is invalid ({len(self.issues)} errors):\n{lines}")
+
+
+class MapValidationError(FileValidationError):
+    """A service map that cannot be used."""
+
+    what = "service map"
+
+
+class MappingValidationError(FileValidationError):
+    """A CSV mapping file (ingest ``--mapping``) that cannot be used."""
+
+    what = "CSV mapping"
 
 
 class MissingColumnsError(ImpactlensError):
