@@ -1,0 +1,1 @@
+"""Alembic migrations of the incident store (applied by `store.upgrade_database`)."""

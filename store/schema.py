@@ -1,0 +1,162 @@
+"""The store's tables (SQLAlchemy Core) and the dtypes its frames have.
+
+The tables here describe the schema at the newest migration; ``store/migrations``
+creates it, and a test checks that the two agree. Column names of ``incidents``,
+``assignment_history`` and ``quarantine`` follow the canonical model of `ingest.batch`.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+)
+
+from store.types import UtcTimestamp
+
+__all__ = [
+    "HISTORY_DTYPES",
+    "INCIDENT_DTYPES",
+    "REJECTED_DTYPES",
+    "assignment_history",
+    "incidents",
+    "ingest_runs",
+    "metadata",
+    "quarantine",
+]
+
+TIMESTAMP = "datetime64[us, UTC]"
+TEXT = "string"
+COUNT = "Int64"  # a whole number that may be missing
+
+# The canonical dtypes, column by column. A frame the store returns has exactly these;
+# a batch it is given is converted to them (and refused when that is impossible).
+INCIDENT_DTYPES: dict[str, str] = {
+    "source": TEXT,
+    "incident_id": TEXT,
+    "opened_at": TIMESTAMP,
+    "resolved_at": TIMESTAMP,
+    "closed_at": TIMESTAMP,
+    "updated_at": TIMESTAMP,
+    "state": TEXT,
+    "priority": "int64",
+    # Levels 1 (high) to 3 (low), as ServiceNow numbers them; adapters map other tools'.
+    "impact": COUNT,
+    "urgency": COUNT,
+    "ci": TEXT,
+    "service_id": TEXT,
+    "category": TEXT,
+    "subcategory": TEXT,
+    "assignment_group": TEXT,
+    "location": TEXT,
+    "support_tier": TEXT,
+    "reassignment_count": COUNT,
+    "reopen_count": COUNT,
+    "problem_id": TEXT,
+    "caused_by_change": TEXT,
+    "short_description": TEXT,
+}
+HISTORY_DTYPES: dict[str, str] = {
+    "source": TEXT,
+    "incident_id": TEXT,
+    "at": TIMESTAMP,
+    "assignment_group": TEXT,
+    "support_tier": TEXT,
+}
+REJECTED_DTYPES: dict[str, str] = {
+    "source": TEXT,
+    "line": COUNT,
+    "problem": TEXT,
+    "reason": TEXT,
+    "raw": TEXT,
+}
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def _column_type(dtype: str) -> object:
+    if dtype == TIMESTAMP:
+        return UtcTimestamp()
+    if dtype in ("int64", COUNT):
+        return Integer()
+    return String()
+
+
+ingest_runs = Table(
+    "ingest_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String, nullable=False),
+    Column("file", String, nullable=False),
+    Column("format", String, nullable=False),
+    Column("started_at", UtcTimestamp(), nullable=False),
+    Column("finished_at", UtcTimestamp()),
+    Column("rows_read", Integer, nullable=False, server_default="0"),
+    Column("new", Integer, nullable=False, server_default="0"),
+    Column("updated", Integer, nullable=False, server_default="0"),
+    Column("unchanged", Integer, nullable=False, server_default="0"),
+    Column("quarantined", Integer, nullable=False, server_default="0"),
+)
+
+incidents = Table(
+    "incidents",
+    metadata,
+    *(
+        Column(
+            name,
+            SmallInteger() if name == "priority" else _column_type(dtype),
+            nullable=name not in ("source", "incident_id", "priority"),
+        )
+        for name, dtype in INCIDENT_DTYPES.items()
+    ),
+    # The run that last wrote the row, and when that run started. No foreign key here or
+    # from assignment_history: PostgreSQL checks one per row (a trigger), which made a
+    # COPY of 1,000,000 incidents and 1,800,000 history rows ~3x slower; `save_batch`,
+    # the only writer, keeps both links.
+    Column("run_id", Integer, nullable=False),
+    Column("ingested_at", UtcTimestamp(), nullable=False),
+    PrimaryKeyConstraint("source", "incident_id"),
+    Index(None, "opened_at"),
+)
+
+assignment_history = Table(
+    "assignment_history",
+    metadata,
+    Column("source", String, nullable=False),
+    Column("incident_id", String, nullable=False),
+    Column("seq", Integer, nullable=False),  # 0, 1, 2, ... in the order of assignment
+    Column("at", UtcTimestamp()),
+    Column("assignment_group", String),
+    Column("support_tier", String),
+    PrimaryKeyConstraint("source", "incident_id", "seq"),
+    # Small rows, always read by key: SQLite keeps them in the key's b-tree alone
+    # (one b-tree to write instead of two).
+    sqlite_with_rowid=False,
+)
+
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("ingest_runs.id"), nullable=False, index=True),
+    Column("source", String),
+    Column("line", Integer),
+    Column("problem", String),
+    Column("reason", String, nullable=False),
+    Column("raw", Text),
+    Column("received_at", UtcTimestamp(), nullable=False),
+)
