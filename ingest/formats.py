@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from impactlens.errors import InputFileError
+from impactlens.errors import InputFileError, MissingColumnsError
 from ingest.batch import IngestBatch
 from service_map.load import read_text
 
@@ -27,7 +27,15 @@ class ReadBatch:
     records: int
 
 
-def read_batch(
+def read_batch(path: str | Path, **options) -> ReadBatch:
+    """Read `path` as ``options["format"]`` (see `_read_batch`), naming the file in errors."""
+    try:
+        return _read_batch(path, **options)
+    except MissingColumnsError as error:
+        raise MissingColumnsError(error.missing, where=f"{path} ({error.where})") from None
+
+
+def _read_batch(
     path: str | Path,
     *,
     format: str,

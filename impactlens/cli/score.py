@@ -16,8 +16,19 @@ from impactlens.errors import InputFileError
 @app.command("score")
 def score(
     map_path: Annotated[Path, typer.Option("--map", help="Service map YAML file.")],
-    incidents: Annotated[Path, typer.Option("--incidents", help="Canonical incident CSV.")],
     out_dir: Annotated[Path, typer.Option("--out", help="Directory for the output CSVs.")],
+    incidents: Annotated[
+        Path | None,
+        typer.Option(
+            "--incidents",
+            help="Canonical incident CSV. Without it, the incidents "
+            "in the store (see impactlens ingest) are scored.",
+        ),
+    ] = None,
+    source: Annotated[
+        str | None,
+        typer.Option("--source", help="From the store, only incidents of this source."),
+    ] = None,
     as_of: Annotated[
         str | None,
         typer.Option(
@@ -42,8 +53,17 @@ def score(
 
     moment = _parse_as_of(as_of)
     model = build_impact_model(load_service_map(map_path))
-    raw = read_canonical_csv(incidents)
-    parsed, rejected = parse_canonical_incidents(raw, as_of=moment)
+    if incidents is not None:
+        if source is not None:
+            raise InputFileError(
+                "--source selects incidents in the store; it does not apply with --incidents"
+            )
+        raw = read_canonical_csv(incidents)
+        parsed, rejected = parse_canonical_incidents(raw, as_of=moment)
+        rows = len(raw)
+    else:
+        parsed, rejected = _stored_incidents(source=source, as_of=moment)
+        rows = len(parsed) + len(rejected)
     resolved = resolve_services(parsed, model.service_map)
     scores = score_incidents(resolved, model, as_of=moment)
     impacts = process_impacts(resolved, model, as_of=moment)
@@ -52,7 +72,25 @@ def score(
     scores.to_csv(out_dir / "incident_scores.csv", index=False, float_format="%.4f")
     impacts.to_csv(out_dir / "process_impacts.csv", index=False, float_format="%.4f")
     rejected.to_csv(out_dir / "rejected.csv", index=False)
-    _print_score_summary(len(raw), scores, rejected, moment, out_dir)
+    _print_score_summary(rows, scores, rejected, moment, out_dir)
+
+
+def _stored_incidents(
+    *, source: str | None, as_of: pd.Timestamp
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Stored incidents opened by `as_of`, and (as rejected rows) those opened after it."""
+    from impactlens.cli.ingest import open_store
+    from store import load_incidents
+
+    stored = load_incidents(open_store(), source=source)
+    later = stored["opened_at"] > as_of
+    rejected = stored.loc[later, ["source", "incident_id", "opened_at"]].assign(
+        problem="opened after as_of",
+        reason="opened_at "
+        + stored.loc[later, "opened_at"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+        + f" is after as_of {as_of.isoformat()}",
+    )
+    return stored[~later].reset_index(drop=True), rejected.reset_index(drop=True)
 
 
 def _parse_as_of(text: str | None) -> pd.Timestamp:
