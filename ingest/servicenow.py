@@ -12,27 +12,42 @@ them) to an `IngestBatch`. They read ServiceNow's documented shapes:
   such as ``dd/MM/yyyy HH:mm`` (``day_first=True``) or ``MM-dd-yyyy hh:mm:ss a``. Naive
   times are in `timezone` (display values are in the exporting user's zone);
 - empty, blank, ``?`` (as in the UCI event log), ``NULL`` or ``N/A`` mean missing.
+
+In the event log an incident is its latest event, except that when that event has no
+``assignment_group`` (``?``) the incident keeps the last group its earlier events knew:
+the group of its last entry in the history. The history itself is left as it is.
 """
 
 from __future__ import annotations
 
-import json
 import re
-import zoneinfo
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from engine.columns import require_columns
-from impactlens.errors import ImpactlensError
-from ingest.batch import HISTORY_COLUMNS, INCIDENT_COLUMNS, REJECTED_COLUMNS, IngestBatch
+from ingest.batch import IngestBatch
+from ingest.values import (
+    RowProblems,
+    assemble_batch,
+    check_timezone,
+    date_time_formats,
+    history_frame,
+    incident_frame,
+    iso_moment,
+    leading_number,
+    missing_as_na,
+    parse_timestamps,
+    reject_before_opened,
+    reject_older_duplicates,
+    row_lines,
+    rows_as_json,
+)
 
 __all__ = ["parse_servicenow", "parse_servicenow_eventlog"]
 
-LINE_OFFSET = 2  # without a ``line`` index, data row 0 is taken to be line 2 (after a header)
-MISSING = ("", "?", "null", "n/a")  # compared in lower case
 # Field labels of the CSV export with sysparm_export_column_header_label=true, where they
 # are not the field name with spaces for underscores ("Assignment group").
 LABELS = {
@@ -67,15 +82,7 @@ TEXT_FIELDS = {
 STATES = {"1": "New", "2": "In Progress", "3": "On Hold", "6": "Resolved", "7": "Closed", "8": "Canceled"}  # fmt: skip
 PRIORITY_LABELS = {"critical": 1, "high": 2, "moderate": 3, "low": 4, "planning": 5}
 LEVEL_LABELS = {"high": 1, "medium": 2, "low": 3}  # impact and urgency
-# "2 - High" -> 2, "3" -> 3, "3.0" -> 3; the label after " - " is ignored
-LEADING_NUMBER = r"^(\d+)(?:\.0+)?(?:\s+-\s.*)?$"
-AWARE = r"\d:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:Z|z|[+-]\d{2}(?::?\d{2})?)$"
-TIMES = (" %H:%M:%S", " %H:%M", " %I:%M:%S %p", " %I:%M %p", "")
-DAY_FIRST_DATES = ("%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y", "%Y/%m/%d")
-MONTH_FIRST_DATES = ("%m/%d/%Y", "%m.%d.%Y", "%m-%d-%Y", "%Y/%m/%d")
 UTC = "datetime64[us, UTC]"
-
-Message = str | Callable[[np.ndarray], Sequence[str] | pd.Series]
 
 
 def parse_servicenow(
@@ -105,31 +112,43 @@ def parse_servicenow(
     >>> batch.rejected["reason"].tolist()
     ["priority '9' is not a priority from 1 to 5"]
     """
-    _check_timezone(timezone)
+    check_timezone(timezone)
     frame = _field_names(raw)
     if _no_data(frame):
-        return _empty_batch()
+        return _empty_batch(source)
     require_columns(frame, ("number", "opened_at", "priority"), where="ServiceNow incident export")
-    lines, frame, original = _positional(raw, frame)
-    verdicts = _Verdicts(len(frame))
-    number = _text(frame["number"])
-    verdicts.reject(number.isna(), "missing value", "missing number")
-    moments = _moments_of(frame, verdicts, timezone=timezone, day_first=day_first)
-    _check_times(moments, verdicts)
-    fields = _incident_fields(frame, verdicts)
-    last_moment = _latest(moments["opened_at"], moments["resolved_at"], moments["closed_at"])
-    moments["updated_at"] = moments.get("updated_at", last_moment).fillna(last_moment)
-    _reject_older_duplicates(number, moments["updated_at"], lines, verdicts, _updated_name(frame))
+    frame, lines = frame.reset_index(drop=True), row_lines(raw)
+    problems = RowProblems(len(frame))
+    number = missing_as_na(frame["number"])
+    problems.add(number.isna(), "missing value", "missing number")
+    moments = _moments_of(frame, problems, timezone=timezone, day_first=day_first)
+    _check_times(moments, problems)
+    fields = _incident_fields(frame, problems)
+    last_moment = pd.concat(
+        [moments["opened_at"], moments["resolved_at"], moments["closed_at"]], axis=1
+    ).max(axis=1)
+    updated = moments["updated_at"] = moments.get("updated_at", last_moment).fillna(last_moment)
+    name = _updated_name(frame)
+    reject_older_duplicates(
+        problems,
+        number,
+        updated,
+        problem="duplicate number",
+        message=lambda row, kept: (
+            f"duplicate number {number.iloc[row]}: line {lines[kept]} is kept ({name} "
+            f"{iso_moment(updated.iloc[kept])}; this row {iso_moment(updated.iloc[row])})"
+        ),
+    )
 
-    incidents = _incident_frame(source, number, moments, fields, np.flatnonzero(~verdicts.bad))
+    incidents = _incident_frame(source, number, moments, fields, np.flatnonzero(problems.ok))
     with_group = incidents["assignment_group"].notna().to_numpy()
-    history = _history_frame(
-        source,
+    history = history_frame(
         incidents["incident_id"][with_group],
         incidents["opened_at"][with_group],
         incidents["assignment_group"][with_group],
+        source=source,
     )
-    return IngestBatch(incidents, history, verdicts.rejected(source, lines, original))
+    return IngestBatch(incidents, history, _rejected(problems, source, lines, raw))
 
 
 def parse_servicenow_eventlog(
@@ -145,7 +164,8 @@ def parse_servicenow_eventlog(
     enriched event log"). An incident's state is its latest row: the greatest
     ``sys_mod_count``, then the latest ``sys_updated_at``, then the last in the file. Its
     history has one entry per change of ``assignment_group`` along its rows in that order
-    (missing groups skipped), at that row's ``sys_updated_at``.
+    (missing groups skipped), at that row's ``sys_updated_at``. When its latest row has no
+    group, its ``assignment_group`` is the last group of its history.
 
     A row is rejected when its number is missing, its ``sys_mod_count`` is not a whole
     number, a timestamp cannot be read or ``sys_updated_at`` is missing; the incident's
@@ -165,32 +185,32 @@ def parse_servicenow_eventlog(
     >>> batch.history[["at", "assignment_group"]].astype(str).values.tolist()
     [['2016-02-29 01:23:00+00:00', 'Group 56'], ['2016-03-01 09:00:00+00:00', 'Group 70']]
     """
-    _check_timezone(timezone)
+    check_timezone(timezone)
     frame = _field_names(raw)
     if _no_data(frame):
-        return _empty_batch()
+        return _empty_batch(source)
     required = ["number", "opened_at", "priority", "sys_mod_count"]
     if "sys_updated_on" not in frame.columns:
         required.append("sys_updated_at")
     require_columns(frame, required, where="ServiceNow event log")
-    lines, frame, original = _positional(raw, frame)
-    verdicts = _Verdicts(len(frame))
+    frame, lines = frame.reset_index(drop=True), row_lines(raw)
+    problems = RowProblems(len(frame))
 
     # Row checks: what every event needs to take its place in its incident's sequence.
-    number = _text(frame["number"])
-    verdicts.reject(number.isna(), "missing value", "missing number")
-    mod_text = _text(frame["sys_mod_count"])
-    mod_count = _numbers(mod_text)
+    number = missing_as_na(frame["number"])
+    problems.add(number.isna(), "missing value", "missing number")
+    mod_text = missing_as_na(frame["sys_mod_count"])
+    mod_count = leading_number(mod_text, strict=True)
     mod_bad = mod_count.isna().to_numpy()
-    verdicts.reject(mod_text.isna(), "missing value", "missing sys_mod_count")
-    verdicts.reject(
+    problems.add(mod_text.isna(), "missing value", "missing sys_mod_count")
+    problems.add(
         mod_bad,
         "bad number",
         lambda rows: "sys_mod_count " + _quoted(mod_text, rows) + " is not a whole number",
     )
-    moments = _moments_of(frame, verdicts, timezone=timezone, day_first=day_first)
+    moments = _moments_of(frame, problems, timezone=timezone, day_first=day_first)
     updated = moments["updated_at"]
-    verdicts.reject(updated.isna(), "missing value", f"missing {_updated_name(frame)}")
+    problems.add(updated.isna(), "missing value", f"missing {_updated_name(frame)}")
 
     # Each incident's events in order; its latest event is the last of them.
     codes, uniques = pd.factorize(number)  # missing numbers get -1
@@ -209,24 +229,33 @@ def parse_servicenow_eventlog(
     latest = order[_last_of_runs(codes[order])]
 
     # Incident checks, on latest events only: what an incident needs from its state.
-    _check_times({name: values.iloc[latest] for name, values in moments.items()}, verdicts)
-    fields = _incident_fields(frame.iloc[latest], verdicts)
-    _reject_incidents_of_bad_latest(number, codes, latest, lines, verdicts, incident_count)
-    accepted = latest[~verdicts.bad[latest]]
-    incidents = _incident_frame(source, number, moments, fields, accepted)
+    _check_times(moments, problems, rows=latest)
+    fields = _incident_fields(frame.iloc[latest], problems)
+    _reject_incidents_of_bad_latest(number, codes, latest, lines, problems, incident_count)
+    accepted = latest[problems.ok[latest]]
 
     # History: usable events of accepted incidents, in order, where the group changes.
     groups = _preferred_text(frame, ("assignment_group",))
     group_codes, _ = pd.factorize(groups)
     accepted_incident = np.zeros(incident_count, dtype=bool)
     accepted_incident[codes[accepted]] = True
-    usable = ~verdicts.bad & accepted_incident[np.maximum(codes, 0)] & (group_codes >= 0)
+    usable = problems.ok & accepted_incident[np.maximum(codes, 0)] & (group_codes >= 0)
     events = order[usable[order]]
     changes = events[_first_of_runs(codes[events], group_codes[events])]
-    history = _history_frame(
-        source, number.iloc[changes], updated.iloc[changes], groups.iloc[changes]
+    history = history_frame(
+        number.iloc[changes], updated.iloc[changes], groups.iloc[changes], source=source
     )
-    return IngestBatch(incidents, history, verdicts.rejected(source, lines, original))
+
+    # An incident whose latest event has no group keeps its last known one: the last of
+    # its history (usable events only, as the history).
+    last_known = events[_last_of_runs(codes[events])]
+    last_group = np.full(incident_count, None, dtype=object)
+    last_group[codes[last_known]] = groups.iloc[last_known].to_numpy(dtype=object)
+    fields["assignment_group"] = fields["assignment_group"].fillna(
+        pd.Series(last_group[codes[latest]], index=latest, dtype="string")
+    )
+    incidents = _incident_frame(source, number, moments, fields, accepted)
+    return IngestBatch(incidents, history, _rejected(problems, source, lines, raw))
 
 
 def _last_of_runs(keys: np.ndarray) -> np.ndarray:
@@ -244,105 +273,28 @@ def _first_of_runs(*keys: np.ndarray) -> np.ndarray:
     return first
 
 
-# --- rejections -----------------------------------------------------------------------
-
-
-class _Verdicts:
-    """The first problem and reason found for each row, by position."""
-
-    def __init__(self, size: int) -> None:
-        self.bad = np.zeros(size, dtype=bool)
-        self.problems = np.full(size, None, dtype=object)
-        self.reasons = np.full(size, None, dtype=object)
-
-    def reject(self, mask: pd.Series | np.ndarray, problem: str, message: Message) -> None:
-        """Give rows in `mask` that have no reason yet this problem and message.
-
-        A Series mask is labelled by row position (it may cover only some rows); `message`
-        is text, or a function from the rows' positions to one text per row, so messages
-        are built only for the (usually few) rejected rows.
-        """
-        if isinstance(mask, pd.Series):
-            rows = mask.index.to_numpy()[mask.to_numpy(dtype=bool, na_value=False)]
-        else:
-            rows = np.flatnonzero(mask)
-        rows = rows[~self.bad[rows]]
-        if not len(rows):
-            return
-        self.bad[rows] = True
-        self.problems[rows] = problem
-        self.reasons[rows] = message if isinstance(message, str) else list(message(rows))
-
-    def rejected(self, source: str, lines: np.ndarray, original: pd.DataFrame) -> pd.DataFrame:
-        """The rejected rows with their line, problem, reason and raw fields as JSON text."""
-        rows = np.flatnonzero(self.bad)
-        subset = original.iloc[rows]
-        records = subset.astype(object).where(subset.notna(), None).to_dict("records")
-        frame = pd.DataFrame(
-            {
-                "source": source,
-                "line": lines[rows],
-                "problem": self.problems[rows],
-                "reason": self.reasons[rows],
-                "raw": [json.dumps(r, ensure_ascii=False, default=str) for r in records],
-            },
-            index=pd.RangeIndex(len(rows)),
-            columns=list(REJECTED_COLUMNS),
-        )
-        return frame.astype(REJECTED_DTYPES)
-
-
-def _reject_older_duplicates(
-    number: pd.Series, updated: pd.Series, lines: np.ndarray, verdicts: _Verdicts, name: str
-) -> None:
-    """Of usable rows sharing a number, keep the newest `updated` (the first of equals)."""
-    usable = np.flatnonzero(~verdicts.bad)
-    codes, uniques = pd.factorize(number.iloc[usable])
-    if not len(codes) or np.bincount(codes).max() < 2:
-        return
-    newest_first = -np.maximum(_sort_key(updated)[usable], np.iinfo(np.int64).min + 1)
-    order = np.lexsort((usable, newest_first, codes))
-    ordered = codes[order]
-    first = _first_of_runs(ordered)
-    kept_of_code = np.empty(len(uniques), dtype=np.int64)
-    kept_of_code[ordered[first]] = usable[order[first]]
-    older = usable[order[~first]]
-    kept = pd.Series(kept_of_code[ordered[~first]], index=older)
-    mask = np.zeros(len(verdicts.bad), dtype=bool)
-    mask[older] = True
-    verdicts.reject(
-        mask,
-        "duplicate number",
-        lambda rows: [
-            f"duplicate number {number.iloc[row]}: line {lines[kept[row]]} is kept "
-            f"({name} {_iso(updated.iloc[kept[row]])}; this row {_iso(updated.iloc[row])})"
-            for row in rows
-        ],
-    )
-
-
 def _reject_incidents_of_bad_latest(
     number: pd.Series,
     codes: np.ndarray,
     latest: np.ndarray,
     lines: np.ndarray,
-    verdicts: _Verdicts,
+    problems: RowProblems,
     incident_count: int,
 ) -> None:
     """Reject every event of an incident whose latest event is rejected, saying why."""
-    bad_latest = latest[verdicts.bad[latest]]
+    bad_latest = latest[~problems.ok[latest]]
     if not len(bad_latest):
         return
     for row in bad_latest:  # one per rejected incident: few
-        verdicts.reasons[row] = (
-            f"{verdicts.reasons[row]}; it is the latest event of {number.iloc[row]}, "
+        problems.reason[row] = (
+            f"{problems.reason[row]}; it is the latest event of {number.iloc[row]}, "
             "so the incident is rejected as a whole"
         )
     latest_of = np.full(incident_count, -1, dtype=np.int64)
     latest_of[codes[latest]] = latest
     rejected = np.zeros(incident_count, dtype=bool)
     rejected[codes[bad_latest]] = True
-    verdicts.reject(
+    problems.add(
         (codes >= 0) & rejected[np.maximum(codes, 0)],
         "incident rejected",
         lambda rows: [
@@ -354,15 +306,6 @@ def _reject_incidents_of_bad_latest(
 
 
 # --- fields ---------------------------------------------------------------------------
-
-
-def _check_timezone(timezone: str) -> None:
-    try:
-        zoneinfo.ZoneInfo(timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
-        raise ImpactlensError(
-            f"unknown time zone {timezone!r} (expected an IANA name such as 'Europe/Paris')"
-        ) from None
 
 
 def _field_names(raw: pd.DataFrame) -> pd.DataFrame:
@@ -383,30 +326,13 @@ def _no_data(frame: pd.DataFrame) -> bool:
     return len(frame) == 0 and len(frame.columns) == 0
 
 
-def _positional(
-    raw: pd.DataFrame, frame: pd.DataFrame
-) -> tuple[np.ndarray, pd.DataFrame, pd.DataFrame]:
-    """File lines, and the frames indexed by row position."""
-    if raw.index.name == "line":  # as `ingest.read.read_rows` numbers the rows
-        lines = raw.index.to_numpy(dtype=np.int64)
-    else:
-        lines = np.arange(len(raw), dtype=np.int64) + LINE_OFFSET
-    return lines, frame.reset_index(drop=True), raw.reset_index(drop=True)
-
-
-def _text(values: pd.Series) -> pd.Series:
-    """Text with surrounding blanks stripped; empty, ``?``, ``NULL`` and ``N/A`` are missing."""
-    text = values.astype("string").str.strip()
-    return text.mask(text.str.lower().isin(MISSING))
-
-
 def _preferred_text(frame: pd.DataFrame, fields: Sequence[str]) -> pd.Series:
     """The first present, non-missing text of `fields`, display values (``dv_``) first."""
     result: pd.Series | None = None
     for field in fields:
         for name in (f"dv_{field}", field):
             if name in frame.columns:
-                text = _text(frame[name])
+                text = missing_as_na(frame[name])
                 result = text if result is None else result.fillna(text)
     if result is None:
         return pd.Series(pd.NA, index=frame.index, dtype="string")
@@ -419,28 +345,27 @@ def _quoted(text: pd.Series, rows: np.ndarray) -> pd.Series:
 
 def _numbers(text: pd.Series, labels: dict[str, int] | None = None) -> pd.Series:
     """Whole numbers from text like ``2``, ``2.0`` or ``2 - High`` (or a label); else NA."""
-    codes, uniques = pd.factorize(text)
-    distinct = pd.Series(uniques, dtype="string")
-    numbers = pd.to_numeric(distinct.str.extract(LEADING_NUMBER, expand=False), errors="coerce")
+    numbers = leading_number(text, strict=True)
     if labels:
-        numbers = numbers.fillna(distinct.str.lower().map(labels).astype("Float64"))
-    numbers = numbers.where(numbers < 1e15).astype("Int64")
-    return pd.Series(numbers.array.take(codes, allow_fill=True), index=text.index)
+        numbers = numbers.fillna(text.str.lower().map(labels).astype("Int64"))
+    return numbers
 
 
-def _incident_fields(frame: pd.DataFrame, verdicts: _Verdicts) -> dict[str, pd.Series]:
-    """Typed text and number fields of `frame`'s rows, rejecting unreadable values."""
+def _incident_fields(frame: pd.DataFrame, problems: RowProblems) -> dict[str, pd.Series]:
+    """Typed text and number fields of `frame`'s rows (indexed by position), checked."""
+    rows = frame.index.to_numpy()
     fields: dict[str, pd.Series] = {
         name: _preferred_text(frame, sources) for name, sources in TEXT_FIELDS.items()
     }
     fields["state"] = fields["state"].replace(STATES)
-    priority_text = _text(frame["priority"])
+    priority_text = missing_as_na(frame["priority"])
     priority = _numbers(priority_text, PRIORITY_LABELS)
-    verdicts.reject(priority_text.isna(), "missing value", "missing priority")
-    verdicts.reject(
+    problems.add(priority_text.isna(), "missing value", "missing priority", rows=rows)
+    problems.add(
         ~priority.between(1, 5).fillna(False),
         "bad priority",
-        lambda rows: "priority " + _quoted(priority_text, rows) + " is not a priority from 1 to 5",
+        lambda at: "priority " + _quoted(priority_text, at) + " is not a priority from 1 to 5",
+        rows=rows,
     )
     fields["priority"] = priority
     for field, labels in (
@@ -450,17 +375,17 @@ def _incident_fields(frame: pd.DataFrame, verdicts: _Verdicts) -> dict[str, pd.S
         ("reopen_count", None),
     ):
         if field not in frame.columns:
-            fields[field] = pd.Series(pd.NA, index=frame.index, dtype="Int64")
-            continue
-        text = _text(frame[field])
+            continue  # NA
+        text = missing_as_na(frame[field])
         values = _numbers(text, labels)
         what = "a number (or High, Medium, Low)" if labels else "a whole number"
-        verdicts.reject(
+        problems.add(
             text.notna() & values.isna(),
             "bad number",
-            lambda rows, field=field, text=text, what=what: (
-                f"{field} " + _quoted(text, rows) + f" is not {what}"
+            lambda at, field=field, text=text, what=what: (
+                f"{field} " + _quoted(text, at) + f" is not {what}"
             ),
+            rows=rows,
         )
         fields[field] = values
     return fields
@@ -474,17 +399,14 @@ def _updated_name(frame: pd.DataFrame) -> str:
 
 
 def _moments_of(
-    frame: pd.DataFrame,
-    verdicts: _Verdicts,
-    *,
-    timezone: str,
-    day_first: bool,
+    frame: pd.DataFrame, problems: RowProblems, *, timezone: str, day_first: bool
 ) -> dict[str, pd.Series]:
     """UTC timestamps of every row; rows with an unreadable one are rejected.
 
     ``updated_at`` is present only when the frame has ``sys_updated_on``/``_at``.
     """
     moments: dict[str, pd.Series] = {}
+    formats = date_time_formats(day_first=day_first)
     order = "day-first" if day_first else "month-first"
     for name, field in (
         ("opened_at", "opened_at"),
@@ -496,86 +418,28 @@ def _moments_of(
             if name != "updated_at":
                 moments[name] = pd.Series(pd.NaT, index=frame.index, dtype=UTC)
             continue
-        text = _text(frame[field])
-        moments[name] = parsed = _moments(text, timezone=timezone, day_first=day_first)
-        verdicts.reject(
-            text.notna() & parsed.isna(),
+        text = frame[field]
+        moments[name], bad = parse_timestamps(text, formats=formats, timezone=timezone)
+        problems.add(
+            bad,
             "bad timestamp",
             lambda rows, field=field, text=text: [
                 f"{field} '{value}' is not a date"
                 + ("" if re.match(r"\d{4}-", value) else f" ({order})")
-                for value in text.loc[rows]
+                for value in missing_as_na(text.iloc[rows])
             ],
         )
     return moments
 
 
-def _check_times(moments: dict[str, pd.Series], verdicts: _Verdicts) -> None:
-    """Reject rows without opened_at, or resolved before they were opened."""
-    opened, resolved = moments["opened_at"], moments["resolved_at"]
-    verdicts.reject(opened.isna(), "missing value", "missing opened_at")
-    verdicts.reject(
-        resolved < opened,
-        "resolved before opened",
-        lambda rows: [
-            f"resolved_at {_iso(resolved.loc[row])} is before opened_at {_iso(opened.loc[row])}"
-            for row in rows
-        ],
-    )
-
-
-def _moments(text: pd.Series, *, timezone: str, day_first: bool) -> pd.Series:
-    """Timestamps from text, in UTC; NaT where missing or unreadable.
-
-    Each distinct text is parsed once: an event log repeats its timestamps many times.
-    """
-    codes, uniques = pd.factorize(text)
-    parsed = _parse_moments(
-        pd.Series(uniques, dtype="string"), timezone=timezone, day_first=day_first
-    )
-    return pd.Series(parsed.array.take(codes, allow_fill=True), index=text.index)
-
-
-def _parse_moments(values: pd.Series, *, timezone: str, day_first: bool) -> pd.Series:
-    """Parse ISO 8601 (with or without an offset) and the day- or month-first formats."""
-    result = pd.Series(pd.NaT, index=values.index, dtype=UTC)
-    if values.empty:
-        return result
-    aware = values.str.contains(AWARE, regex=True).to_numpy(dtype=bool, na_value=False)
-    if aware.any():
-        result[aware] = pd.to_datetime(
-            values[aware], format="ISO8601", utc=True, errors="coerce"
-        ).astype(UTC)
-    naive = pd.Series(pd.NaT, index=values.index, dtype="datetime64[us]")
-    dates = DAY_FIRST_DATES if day_first else MONTH_FIRST_DATES
-    for form in ("ISO8601", *(date + time for date in dates for time in TIMES)):
-        todo = ~aware & naive.isna().to_numpy()
-        if not todo.any():
-            break
-        naive[todo] = pd.to_datetime(values[todo], format=form, errors="coerce").astype(
-            "datetime64[us]"
-        )
-    local = ~aware & naive.notna().to_numpy()
-    if local.any():
-        if timezone == "UTC":
-            result[local] = naive[local].dt.tz_localize("UTC")
-        else:
-            # A time in the autumn repeat is taken in summer time (the first of the two);
-            # one in the spring gap is moved forward: both are real times, not bad data.
-            result[local] = (
-                naive[local]
-                .dt.tz_localize(
-                    timezone,
-                    ambiguous=np.ones(int(local.sum()), dtype=bool),
-                    nonexistent="shift_forward",
-                )
-                .dt.tz_convert("UTC")
-            )
-    return result
-
-
-def _latest(*moments: pd.Series) -> pd.Series:
-    return pd.concat(moments, axis=1).max(axis=1).astype(UTC)
+def _check_times(
+    moments: dict[str, pd.Series], problems: RowProblems, *, rows: np.ndarray | None = None
+) -> None:
+    """Reject rows (of `rows`) without opened_at, or resolved before they were opened."""
+    opened = moments["opened_at"]
+    at = np.arange(len(opened)) if rows is None else rows
+    problems.add(opened.isna().to_numpy()[at], "missing value", "missing opened_at", rows=at)
+    reject_before_opened(problems, opened, {"resolved_at": moments["resolved_at"]}, rows=at)
 
 
 def _sort_key(moments: pd.Series) -> np.ndarray:
@@ -583,25 +447,7 @@ def _sort_key(moments: pd.Series) -> np.ndarray:
     return moments.to_numpy(dtype="datetime64[us]").view(np.int64)
 
 
-def _iso(moment: Any) -> str:
-    return "missing" if pd.isna(moment) else pd.Timestamp(moment).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 # --- output frames --------------------------------------------------------------------
-
-INCIDENT_DTYPES: dict[str, Any] = {name: "string" for name in INCIDENT_COLUMNS} | {
-    "opened_at": UTC,
-    "resolved_at": UTC,
-    "closed_at": UTC,
-    "updated_at": UTC,
-    "priority": "int64",
-    "impact": "Int64",
-    "urgency": "Int64",
-    "reassignment_count": "Int64",
-    "reopen_count": "Int64",
-}
-HISTORY_DTYPES = {"source": "string", "incident_id": "string", "at": UTC, "assignment_group": "string", "support_tier": "string"}  # fmt: skip
-REJECTED_DTYPES = {"source": "string", "line": "int64", "problem": "string", "reason": "string", "raw": "string"}  # fmt: skip
 
 
 def _incident_frame(
@@ -612,36 +458,19 @@ def _incident_frame(
     rows: np.ndarray,
 ) -> pd.DataFrame:
     """Canonical incidents from the rows at positions `rows`."""
-    index = pd.RangeIndex(len(rows))
-    data: dict[str, Any] = {name: pd.NA for name in INCIDENT_COLUMNS}
-    for name, series in (fields | moments).items():
-        data[name] = series.loc[rows].reset_index(drop=True)
-    data["source"] = source
-    data["incident_id"] = number.loc[rows].reset_index(drop=True)
-    data["priority"] = data["priority"].to_numpy(dtype=np.int64, na_value=0)
-    frame = pd.DataFrame(data, index=index, columns=list(INCIDENT_COLUMNS))
-    return frame.astype(INCIDENT_DTYPES)
+    columns = {name: series.loc[rows] for name, series in (fields | moments).items()}
+    return incident_frame(columns | {"incident_id": number.loc[rows]}, source=source)
 
 
-def _history_frame(
-    source: str, incident_id: pd.Series, at: pd.Series, group: pd.Series
+def _rejected(
+    problems: RowProblems, source: str, lines: np.ndarray, raw: pd.DataFrame
 ) -> pd.DataFrame:
-    frame = pd.DataFrame(
-        {
-            "source": source,
-            "incident_id": incident_id.reset_index(drop=True),
-            "at": at.reset_index(drop=True),
-            "assignment_group": group.reset_index(drop=True),
-            "support_tier": pd.NA,
-        },
-        index=pd.RangeIndex(len(incident_id)),
-        columns=list(HISTORY_COLUMNS),
+    return problems.rejected(
+        source=source, lines=lines, raw_json=lambda rows: rows_as_json(raw.iloc[rows])
     )
-    return frame.astype(HISTORY_DTYPES)
 
 
-def _empty_batch() -> IngestBatch:
-    def empty(dtypes: dict[str, Any]) -> pd.DataFrame:
-        return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in dtypes.items()})
-
-    return IngestBatch(empty(INCIDENT_DTYPES), empty(HISTORY_DTYPES), empty(REJECTED_DTYPES))
+def _empty_batch(source: str) -> IngestBatch:
+    """The batch of an export with no records: no rows, every column typed."""
+    lines = np.empty(0, dtype=np.int64)
+    return assemble_batch({}, problems=RowProblems(0), raw_json=list, lines=lines, source=source)

@@ -6,14 +6,19 @@ passes, not a Python loop per row.
 
 - `missing_as_na`: what exports write for "no value" (empty, whitespace, ``?``, ``NULL``,
   ``N/A``) becomes NA.
-- `leading_number`: ``2 - High``, ``1-Extensive/Widespread`` -> 2, 1.
+- `leading_number`: ``2 - High``, ``1-Extensive/Widespread`` -> 2, 1 (``strict``: only
+  ``2`` or ``2 - High``, as ServiceNow writes its choices).
 - `p_number`: ``P2``, ``SEV-1`` -> 2, 1.
 - `priority_from_text`: a name map, then ``P2``, then ``2 - High``, kept only within 1-5.
 - `parse_timestamps`: given formats, then ISO 8601; naive values are local time in a
   named time zone (DST-aware), values with an offset are converted; all become UTC.
-- `RowProblems` collects the first problem of each row; `assemble_batch` applies the
-  checks every adapter shares (required values, order of timestamps, duplicates keep the
-  newest ``updated_at``) and builds the `IngestBatch`.
+  `date_time_formats` lists the dates a user may set (``/``, ``.``, ``-``; day or month
+  first) with 24- or 12-hour times.
+- `RowProblems` collects the first problem of each row and lists the rejected rows;
+  `reject_before_opened` and `reject_older_duplicates` are the checks every adapter
+  shares, `incident_frame` and `history_frame` type the output; `assemble_batch` applies
+  them all (required values, order of timestamps, duplicates keep the newest
+  ``updated_at``) and builds the `IngestBatch`.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from __future__ import annotations
 import json
 import re
 import zoneinfo
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -46,7 +51,11 @@ __all__ = [
     "RowProblems",
     "assemble_batch",
     "check_timezone",
+    "date_time_formats",
     "describe_formats",
+    "history_frame",
+    "incident_frame",
+    "iso_moment",
     "leading_number",
     "missing_as_na",
     "opening_history",
@@ -54,6 +63,8 @@ __all__ = [
     "parse_timestamps",
     "priority_from_text",
     "reject_bad_text",
+    "reject_before_opened",
+    "reject_older_duplicates",
     "row_lines",
     "rows_as_json",
     "tier_from_level",
@@ -94,8 +105,14 @@ MONTH_FIRST_FORMATS = (
     "%m-%d-%Y %H:%M",
     "%m-%d-%Y",
 )
+# The dates and times `date_time_formats` combines.
+DAY_FIRST_DATES = ("%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y", "%Y/%m/%d")
+MONTH_FIRST_DATES = ("%m/%d/%Y", "%m.%d.%Y", "%m-%d-%Y", "%Y/%m/%d")
+CLOCK_TIMES = (" %H:%M:%S", " %H:%M", " %I:%M:%S %p", " %I:%M %p", "")
 
 _LEADING_NUMBER = re.compile(r"^\s*(\d+)(?:\.0+)?(?=$|\s|\s*[-–—:)/])")
+# ``strict``: the number alone, or followed by " - " and a label
+_CHOICE_NUMBER = re.compile(r"^\s*(\d+)(?:\.0+)?(?:\s+-\s.*)?\s*$")
 _P_NUMBER = re.compile(r"^\s*(?:P|SEV)\s*-?\s*(\d+)\s*$", re.IGNORECASE)
 # An offset after a time (``09:00Z``, ``09:00:00.123+0100``); a date's ``-02`` is not one.
 _HAS_OFFSET = re.compile(
@@ -114,17 +131,26 @@ def missing_as_na(text: pd.Series) -> pd.Series:
     return stripped.mask(stripped.str.lower().isin(MISSING_TOKENS))
 
 
-def leading_number(text: pd.Series) -> pd.Series:
+def leading_number(text: pd.Series, *, strict: bool = False) -> pd.Series:
     """The whole number a value starts with, as ServiceNow and Remedy label choices.
 
     The number must stand alone (``2 - High``, ``1-Critical``, ``3``), so ``2.5``, ``12a``
-    and ``High`` give NA.
+    and ``High`` give NA. With ``strict=True`` it must be the whole value or be followed
+    by `` - `` and a label, as ServiceNow writes its choices: ``1-Critical`` and ``2 a``
+    give NA too. Numbers of 10**15 or more give NA (they are no choice or count).
 
     >>> leading_number(pd.Series(["2 - High", "1-Extensive/Widespread", "3", "4.0", "2.5", "High", None])).tolist()
     [2, 1, 3, 4, <NA>, <NA>, <NA>]
+    >>> leading_number(pd.Series(["2 - High", "1-Critical", "3.0", "2 a"]), strict=True).tolist()
+    [2, <NA>, 3, <NA>]
     """
-    digits = text.astype("string").str.extract(_LEADING_NUMBER, expand=False)
-    return pd.to_numeric(digits, errors="coerce").astype("Int64")
+    pattern = _CHOICE_NUMBER if strict else _LEADING_NUMBER
+    # each distinct value once: an export repeats its few choices on every row
+    codes, distinct = pd.factorize(text.astype("string"))
+    digits = pd.Series(distinct, dtype="string").str.extract(pattern, expand=False)
+    numbers = pd.to_numeric(digits, errors="coerce")
+    numbers = numbers.where(numbers < 1e15).astype("Int64")
+    return pd.Series(numbers.array.take(codes, allow_fill=True), index=text.index)
 
 
 def p_number(text: pd.Series) -> pd.Series:
@@ -196,6 +222,19 @@ def check_timezone(name: str) -> str:
     return str(name)
 
 
+def date_time_formats(*, day_first: bool) -> tuple[str, ...]:
+    """Dates as a user may set them (``dd/MM/yyyy``, ``MM-dd-yyyy``, ``yyyy/MM/dd``), timed.
+
+    Each of `DAY_FIRST_DATES` (or `MONTH_FIRST_DATES`) with each of `CLOCK_TIMES`: 24- or
+    12-hour, with or without seconds, or no time; for `parse_timestamps`' `formats`.
+
+    >>> date_time_formats(day_first=True)[:6]
+    ('%d/%m/%Y %H:%M:%S', '%d/%m/%Y %H:%M', '%d/%m/%Y %I:%M:%S %p', '%d/%m/%Y %I:%M %p', '%d/%m/%Y', '%d.%m.%Y %H:%M:%S')
+    """
+    dates = DAY_FIRST_DATES if day_first else MONTH_FIRST_DATES
+    return tuple(date + time for date in dates for time in CLOCK_TIMES)
+
+
 def parse_timestamps(
     text: pd.Series,
     *,
@@ -221,11 +260,15 @@ def parse_timestamps(
     (['2026-11-12T08:41:00+00:00', '2026-07-01T10:00:00+00:00', '2026-07-01T10:00:00+00:00', None, None], [False, False, False, True, False])
     """
     tz = check_timezone(timezone)
-    text = missing_as_na(text)
+    # Each distinct value once (an event log repeats its times); code -1 (missing) reads
+    # the NaT and False appended after the distinct values' results.
+    codes, distinct = pd.factorize(missing_as_na(text))
+    values_of = pd.Series(distinct, dtype="string")
     # UTC moments as naive datetime64: filling a numpy array is cheap, where a tz-aware
     # Series setitem goes through one Timestamp object per value.
-    moments = np.full(len(text), np.datetime64("NaT"), dtype="datetime64[us]")
-    todo = np.array(text.notna(), dtype=bool)  # a copy: it is written below
+    moments = np.full(len(values_of) + 1, np.datetime64("NaT"), dtype="datetime64[us]")
+    todo = np.ones(len(values_of) + 1, dtype=bool)
+    todo[-1] = False
     if day_first is None:
         tried: tuple[str, ...] = tuple(formats)
     else:
@@ -234,7 +277,7 @@ def parse_timestamps(
         if not todo.any():
             break
         positions = np.flatnonzero(todo)
-        values = text.iloc[positions]
+        values = values_of.iloc[positions]
         if fmt == "ISO8601":
             offset = values.str.contains(_HAS_OFFSET, regex=True).fillna(False).to_numpy(bool)
             parsed = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[us]")
@@ -247,8 +290,8 @@ def parse_timestamps(
         found = ~np.isnat(parsed)
         moments[positions[found]] = parsed[found]
         todo[positions[found]] = False
-    stamps = pd.Series(moments, index=text.index).dt.tz_localize("UTC").astype(UTC)
-    return stamps, pd.Series(todo, index=text.index)
+    stamps = pd.Series(moments[codes], index=text.index).dt.tz_localize("UTC").astype(UTC)
+    return stamps, pd.Series(todo[codes], index=text.index)
 
 
 def _to_utc(values: pd.Series, fmt: str, *, aware: bool, tz: str) -> np.ndarray:
@@ -322,7 +365,7 @@ def _is_missing(value: Any) -> bool:
         return False
 
 
-Message = str | Callable[[np.ndarray], Sequence[str]]
+Message = str | Callable[[np.ndarray], Iterable[str]]
 
 
 class RowProblems:
@@ -342,14 +385,48 @@ class RowProblems:
         """True for each row with no problem so far."""
         return np.equal(self.problem, None)
 
-    def add(self, mask: pd.Series | np.ndarray, problem: str, message: Message) -> None:
-        """Give the rows in `mask` that have no problem yet this `problem` and message."""
-        fresh = np.asarray(mask, dtype=bool) & self.ok
+    def add(
+        self,
+        mask: pd.Series | np.ndarray,
+        problem: str,
+        message: Message,
+        *,
+        rows: np.ndarray | None = None,
+    ) -> None:
+        """Give the rows in `mask` that have no problem yet this `problem` and message.
+
+        NA in `mask` is False. With `rows` (row positions), `mask` speaks of those rows
+        only, in that order (a check of some rows, such as each incident's latest event).
+        """
+        if isinstance(mask, pd.Series):
+            flags = mask.to_numpy(dtype=bool, na_value=False)
+        else:
+            flags = np.asarray(mask, dtype=bool)
+        if rows is not None:
+            flags, picked = np.zeros(len(self.problem), dtype=bool), np.asarray(rows)[flags]
+            flags[picked] = True
+        fresh = flags & self.ok
         if not fresh.any():
             return
-        rows = np.flatnonzero(fresh)
-        self.problem[rows] = problem
-        self.reason[rows] = message if isinstance(message, str) else list(message(rows))
+        at = np.flatnonzero(fresh)
+        self.problem[at] = problem
+        self.reason[at] = message if isinstance(message, str) else list(message(at))
+
+    def rejected(
+        self, *, source: str, lines: np.ndarray, raw_json: Callable[[np.ndarray], list[str]]
+    ) -> pd.DataFrame:
+        """The rows with a problem as ``IngestBatch.rejected``; `raw_json` as in `assemble_batch`."""
+        bad = np.flatnonzero(~self.ok)
+        return pd.DataFrame(
+            {
+                "source": pd.Series([source] * len(bad), dtype="string"),
+                "line": pd.Series(lines[bad], dtype=np.int64),
+                "problem": pd.Series(self.problem[bad], dtype="string"),
+                "reason": pd.Series(self.reason[bad], dtype="string"),
+                "raw": pd.Series(raw_json(bad) if len(bad) else [], dtype="string"),
+            },
+            columns=list(REJECTED_COLUMNS),
+        )
 
 
 def _quoted(values: pd.Series | np.ndarray, rows: np.ndarray) -> list[str]:
@@ -372,6 +449,63 @@ def reject_bad_text(
         problem,
         lambda rows: [f"{where} {value} {why}" for value in _quoted(values, rows)],
     )
+
+
+def reject_before_opened(
+    problems: RowProblems,
+    opened: pd.Series,
+    later: Mapping[str, pd.Series],
+    *,
+    names: Mapping[str, str] | None = None,
+    rows: np.ndarray | None = None,
+) -> None:
+    """Reject rows with a `later` timestamp (column -> UTC values) before `opened`.
+
+    The problem is ``resolved before opened`` (for ``resolved_at``); reasons name the
+    columns as `names` (canonical -> the source's name) does. With `rows` (positions),
+    only those rows are checked.
+    """
+    label = {column: (names or {}).get(column, column) for column in ("opened_at", *later)}
+    at = np.arange(len(opened)) if rows is None else np.asarray(rows)
+    for column, stamps in later.items():
+        problems.add(
+            stamps.iloc[at].array < opened.iloc[at].array,
+            f"{column.removesuffix('_at')} before opened",
+            lambda found, stamps=stamps, column=column: [
+                f"{label[column]} {iso_moment(stamps.iloc[i])} is before {label['opened_at']} "
+                f"{iso_moment(opened.iloc[i])}"
+                for i in found
+            ],
+            rows=at,
+        )
+
+
+def reject_older_duplicates(
+    problems: RowProblems,
+    ids: pd.Series,
+    updated: pd.Series,
+    *,
+    problem: str,
+    message: Callable[[int, int], str],
+) -> None:
+    """Of the rows without a problem that share an id, keep the one updated last.
+
+    On a tie of `updated` (NaT is oldest) the first row is kept. The others get `problem`
+    and the reason ``message(row, kept_row)``, both row positions.
+    """
+    usable = problems.ok & ids.notna().to_numpy(dtype=bool)
+    if not ids[usable].duplicated().any():
+        return
+    order = pd.DataFrame(
+        {"id": ids[usable].to_numpy(), "updated": updated[usable].array,
+         "row": np.flatnonzero(usable)}
+    )  # fmt: skip
+    newest_first = order.sort_values(["updated", "row"], ascending=[False, True], kind="stable")
+    kept = newest_first.drop_duplicates("id", keep="first").set_index("id")["row"]
+    rows, keepers = order["row"].to_numpy(), kept.loc[order["id"]].to_numpy()
+    older = rows != keepers
+    keeper_of = dict(zip(rows[older].tolist(), keepers[older].tolist(), strict=True))
+    problems.add(older, problem, lambda at: [message(i, keeper_of[i]) for i in at], rows=rows)
 
 
 def assemble_batch(
@@ -421,59 +555,88 @@ def assemble_batch(
     names = dict(names or {})
     label = {column: names.get(column, column) for column in INCIDENT_COLUMNS}
     data = {column: _typed(column, columns.get(column), rows) for column in INCIDENT_COLUMNS}
-    data["source"] = pd.Series([source] * rows, dtype="string")
     data["service_id"] = pd.Series(pd.NA, index=range(rows), dtype="string")
 
     for column in ("incident_id", "opened_at", "priority"):
         problems.add(data[column].isna().to_numpy(), "missing value", f"missing {label[column]}")
     opened = data["opened_at"]
-    for column in ("resolved_at", "closed_at"):
-        stamps = data[column]
-        problems.add(
-            (stamps < opened).to_numpy(dtype=bool),
-            f"{column.removesuffix('_at')} before opened",
-            lambda at, stamps=stamps, column=column: [
-                f"{label[column]} {_iso(stamps.iloc[i])} is before {label['opened_at']} "
-                f"{_iso(opened.iloc[i])}"
-                for i in at
-            ],
-        )
+    later = {column: data[column] for column in ("resolved_at", "closed_at")}
+    reject_before_opened(problems, opened, later, names=label)
     if as_of is not None:
         moment = utc_moment(as_of)
         problems.add(
             (opened > moment).to_numpy(dtype=bool),
             "opened after as_of",
             lambda at: [
-                f"{label['opened_at']} {_iso(opened.iloc[i])} is after as_of {_iso(moment)}"
+                f"{label['opened_at']} {iso_moment(opened.iloc[i])} is after as_of "
+                f"{iso_moment(moment)}"
                 for i in at
             ],
         )
 
     latest = pd.concat([data[c] for c in ("opened_at", "resolved_at", "closed_at")], axis=1)
-    data["updated_at"] = data["updated_at"].fillna(latest.max(axis=1)).astype(UTC)
-    _reject_older_duplicates(data, problems, lines, place)
+    ids = data["incident_id"]
+    updated = data["updated_at"] = data["updated_at"].fillna(latest.max(axis=1)).astype(UTC)
+    reject_older_duplicates(
+        problems,
+        ids,
+        updated,
+        problem="duplicate incident_id",
+        message=lambda row, kept: (
+            f"duplicate incident_id {ids.iloc[row]}: kept {place(int(lines[kept]))} "
+            f"(updated_at {iso_moment(updated.iloc[kept])}); this row's updated_at "
+            f"{iso_moment(updated.iloc[row])} is not newer"
+        ),
+    )
 
     good = problems.ok
-    keep = np.flatnonzero(good)
-    incidents = pd.DataFrame(
-        {c: data[c].iloc[keep].reset_index(drop=True) for c in INCIDENT_COLUMNS}
-    )
-    incidents["priority"] = incidents["priority"].astype(np.int64)
-    bad = np.flatnonzero(~good)
-    rejected = pd.DataFrame(
-        {
-            "source": pd.Series([source] * len(bad), dtype="string"),
-            "line": pd.Series(lines[bad], dtype=np.int64),
-            "problem": pd.Series(problems.problem[bad], dtype="string"),
-            "reason": pd.Series(problems.reason[bad], dtype="string"),
-            "raw": pd.Series(raw_json(bad) if len(bad) else [], dtype="string"),
-        },
-        columns=list(REJECTED_COLUMNS),
-    )
     return IngestBatch(
-        incidents=incidents,
-        history=_history(history, data["incident_id"], good, source),
-        rejected=rejected,
+        incidents=incident_frame(
+            {column: data[column].iloc[np.flatnonzero(good)] for column in INCIDENT_COLUMNS},
+            source=source,
+        ),
+        history=_history(history, ids, good, source),
+        rejected=problems.rejected(source=source, lines=lines, raw_json=raw_json),
+    )
+
+
+def incident_frame(columns: Mapping[str, pd.Series], *, source: str) -> pd.DataFrame:
+    """``IngestBatch.incidents`` from one value per incident of each canonical column.
+
+    `columns` holds ``incident_id`` and any others (absent ones are NA); ``priority``
+    must be known. Timestamps become UTC, numbers Int64 (``priority`` int64), the rest text.
+    """
+    rows = len(columns["incident_id"])
+    data = {column: _typed(column, columns.get(column), rows) for column in INCIDENT_COLUMNS}
+    data["source"] = pd.Series([source] * rows, dtype="string")
+    frame = pd.DataFrame(data, columns=list(INCIDENT_COLUMNS))
+    frame["priority"] = frame["priority"].astype(np.int64)
+    return frame
+
+
+def history_frame(
+    incident_id: Any, at: Any, assignment_group: Any, *, source: str, support_tier: Any = None
+) -> pd.DataFrame:
+    """``IngestBatch.history`` from one value per assignment of each column (Series, arrays).
+
+    ``at`` must be UTC; without `support_tier` it is NA.
+    """
+    rows = len(incident_id)
+
+    def column(values: Any, dtype: str) -> pd.Series:
+        if values is None:
+            return pd.Series(pd.NA, index=range(rows), dtype=dtype)
+        return pd.Series(values).reset_index(drop=True).astype(dtype)
+
+    return pd.DataFrame(
+        {
+            "source": pd.Series([source] * rows, dtype="string"),
+            "incident_id": column(incident_id, "string"),
+            "at": column(at, UTC),
+            "assignment_group": column(assignment_group, "string"),
+            "support_tier": column(support_tier, "string"),
+        },
+        columns=list(HISTORY_COLUMNS),
     )
 
 
@@ -514,77 +677,29 @@ def _typed(column: str, values: pd.Series | None, rows: int) -> pd.Series:
     return values.astype("string")
 
 
-def _reject_older_duplicates(
-    data: dict[str, pd.Series],
-    problems: RowProblems,
-    lines: np.ndarray,
-    place: Callable[[int], str],
-) -> None:
-    usable = problems.ok
-    ids = data["incident_id"]
-    if not ids[usable].duplicated().any():
-        return
-    order = pd.DataFrame(
-        {"id": ids[usable].to_numpy(), "updated": data["updated_at"][usable].array,
-         "row": np.flatnonzero(usable)}
-    )  # fmt: skip
-    newest_first = order.sort_values(["updated", "row"], ascending=[False, True], kind="stable")
-    kept = newest_first.drop_duplicates("id", keep="first").set_index("id")["row"]
-    older = order[order["row"].to_numpy() != kept.loc[order["id"]].to_numpy()]
-    if older.empty:
-        return
-    mask = np.zeros(len(usable), dtype=bool)
-    mask[older["row"].to_numpy()] = True
-    updated = data["updated_at"]
-
-    def message(at: np.ndarray) -> list[str]:
-        out = []
-        for i in at:
-            keeper = int(kept.loc[ids.iloc[i]])
-            out.append(
-                f"duplicate incident_id {ids.iloc[i]}: kept {place(int(lines[keeper]))} "
-                f"(updated_at {_iso(updated.iloc[keeper])}); this row's updated_at "
-                f"{_iso(updated.iloc[i])} is not newer"
-            )
-        return out
-
-    problems.add(mask, "duplicate incident_id", message)
-
-
 def _history(
     history: pd.DataFrame | None, incident_id: pd.Series, good: np.ndarray, source: str
 ) -> pd.DataFrame:
     if history is None or history.empty:
-        return pd.DataFrame(
-            {
-                "source": pd.Series(dtype="string"),
-                "incident_id": pd.Series(dtype="string"),
-                "at": pd.Series(dtype=UTC),
-                "assignment_group": pd.Series(dtype="string"),
-                "support_tier": pd.Series(dtype="string"),
-            }
-        )
-    rows = history["row"].to_numpy(dtype=np.int64)
-    kept = history[good[rows]].copy()
+        return history_frame([], [], [], source=source)
+    kept = history[good[history["row"].to_numpy(dtype=np.int64)]].copy()
     kept["_order"] = np.arange(len(kept))
     kept = kept.sort_values(["row", "at", "_order"], kind="stable")
-    out = pd.DataFrame(
-        {
-            "source": pd.Series([source] * len(kept), dtype="string"),
-            "incident_id": incident_id.iloc[kept["row"].to_numpy()].to_numpy(),
-            "at": kept["at"].astype(UTC).array,
-            "assignment_group": kept["assignment_group"].astype("string").to_numpy(),
-            "support_tier": kept["support_tier"].astype("string").to_numpy(),
-        }
+    return history_frame(
+        incident_id.iloc[kept["row"].to_numpy()],
+        kept["at"],
+        kept["assignment_group"],
+        source=source,
+        support_tier=kept["support_tier"],
     )
-    out["incident_id"] = out["incident_id"].astype("string")
-    out["at"] = out["at"].astype(UTC)
-    for column in ("assignment_group", "support_tier"):
-        out[column] = out[column].astype("string")
-    return out[list(HISTORY_COLUMNS)]
 
 
-def _iso(stamp: Any) -> str:
+def iso_moment(stamp: Any) -> str:
+    """A UTC moment as reasons write it, ``2026-11-02T09:00:00Z``; ``(none)`` for none.
+
+    >>> iso_moment(pd.Timestamp("2026-11-02 10:00", tz="Europe/Paris")), iso_moment(pd.NaT)
+    ('2026-11-02T09:00:00Z', '(none)')
+    """
     if stamp is None or stamp is pd.NaT or pd.isna(stamp):
         return "(none)"
     return pd.Timestamp(stamp).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -162,6 +162,41 @@ def test_a_full_tie_is_settled_by_file_order():
     assert batch.history["assignment_group"].tolist() == ["Group 1", "Group 2"]
 
 
+def test_an_incident_whose_latest_event_has_no_group_keeps_its_last_known_group():
+    # INC1's rows are out of order: by sys_mod_count its groups are Group 1, Group 2, ?, ?
+    # (the last group in the file, Group 1, is its first). INC2 never has a group. INC3's
+    # Group 6 event has an unreadable time: rejected, so its last known group is Group 5.
+    raw = pd.DataFrame(
+        {
+            "number": ["INC1"] * 4 + ["INC2"] * 2 + ["INC3"] * 3,
+            "sys_mod_count": ["1", "3", "0", "2", "0", "1", "0", "1", "2"],
+            "sys_updated_at": ["29/2/2016 03:00", "29/2/2016 05:00", "29/2/2016 02:00",
+                               "29/2/2016 04:00", "29/2/2016 02:00", "29/2/2016 03:00",
+                               "29/2/2016 02:00", "31/2/2016 07:00", "29/2/2016 04:00"],
+            "opened_at": ["29/2/2016 01:16"] * 9,
+            "priority": ["3 - Moderate"] * 9,
+            "assignment_group": ["Group 2", "?", "Group 1", "?", "?", "?",
+                                 "Group 5", "Group 6", "?"],
+        },
+        dtype="string",
+    )  # fmt: skip
+    batch = parse_servicenow_eventlog(raw)
+    assert batch.incidents[["incident_id", "assignment_group"]].fillna("-").values.tolist() == [
+        ["INC1", "Group 2"],
+        ["INC2", "-"],
+        ["INC3", "Group 5"],
+    ]
+    # the history is still one entry per change of a known group
+    assert batch.history[["incident_id", "at", "assignment_group"]].values.tolist() == [
+        ["INC1", utc("2016-02-29 02:00"), "Group 1"],
+        ["INC1", utc("2016-02-29 03:00"), "Group 2"],
+        ["INC3", utc("2016-02-29 02:00"), "Group 5"],
+    ]
+    assert batch.rejected[["line", "reason"]].values.tolist() == [
+        [9, "sys_updated_at '31/2/2016 07:00' is not a date (day-first)"]
+    ]
+
+
 def test_sys_updated_on_is_accepted_for_sys_updated_at_and_iso_times():
     raw = pd.DataFrame(
         {
@@ -298,6 +333,21 @@ def test_real_log_incidents_take_their_latest_event(real):
     # counts given in ../shared/data/README.md
     assert (incidents["reassignment_count"] >= 3).sum() == 2_848
     assert (incidents["reopen_count"] > 0).sum() == 275
+
+
+@pytest.mark.realdata
+def test_real_log_incidents_without_a_group_on_their_latest_event_keep_their_last_one(real):
+    batch, events, _ = real
+    latest = events.groupby("number").tail(1).set_index("number")
+    no_group = latest["assignment_group"] == "?"
+    known = events[events["assignment_group"] != "?"]
+    last_known = known.groupby("number")["assignment_group"].last()
+    assert no_group.sum() == 2_157
+    assert latest.index[no_group].isin(last_known.index).sum() == 1_784
+    expected = latest["assignment_group"].mask(no_group, last_known.reindex(latest.index))
+    got = batch.incidents.set_index("incident_id").loc[latest.index, "assignment_group"]
+    assert got.notna().sum() == expected.notna().sum() == 24_918 - 2_157 + 1_784
+    assert got.fillna("-").tolist() == expected.fillna("-").tolist()
 
 
 @pytest.mark.realdata
