@@ -44,18 +44,20 @@ import pandas as pd
 
 from impactlens.errors import MissingColumnsError
 from ingest.batch import IngestBatch
-from ingest.values import (
+from ingest.rows import (
     RowProblems,
     assemble_batch,
-    check_timezone,
-    describe_formats,
-    missing_as_na,
     opening_history,
-    parse_timestamps,
-    priority_from_text,
     reject_bad_text,
     row_lines,
     rows_as_json,
+)
+from ingest.values import (
+    check_timezone,
+    describe_formats,
+    missing_as_na,
+    parse_timestamps,
+    priority_from_text,
 )
 
 __all__ = [

@@ -38,20 +38,22 @@ from impactlens.errors import (
     MissingColumnsError,
 )
 from ingest.batch import INCIDENT_COLUMNS, TIMESTAMP_COLUMNS, IngestBatch
-from ingest.values import (
-    INTEGER_COLUMNS,
+from ingest.rows import (
     RowProblems,
     assemble_batch,
+    opening_history,
+    reject_bad_text,
+    row_lines,
+    rows_as_json,
+)
+from ingest.values import (
+    INTEGER_COLUMNS,
     check_timezone,
     describe_formats,
     leading_number,
     missing_as_na,
-    opening_history,
     parse_timestamps,
     priority_from_text,
-    reject_bad_text,
-    row_lines,
-    rows_as_json,
     whole_numbers,
 )
 

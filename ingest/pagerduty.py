@@ -51,13 +51,15 @@ import pandas as pd
 
 from impactlens.errors import InputFileError
 from ingest.batch import IngestBatch
-from ingest.values import (
+from ingest.rows import (
     RowProblems,
     assemble_batch,
     opening_history,
+    reject_bad_text,
+)
+from ingest.values import (
     parse_timestamps,
     priority_from_text,
-    reject_bad_text,
     tier_from_level,
 )
 

@@ -29,21 +29,23 @@ import pandas as pd
 
 from engine.columns import require_columns
 from ingest.batch import IngestBatch
-from ingest.values import (
+from ingest.rows import (
     RowProblems,
     assemble_batch,
-    check_timezone,
-    date_time_formats,
     history_frame,
     incident_frame,
     iso_moment,
-    leading_number,
-    missing_as_na,
-    parse_timestamps,
     reject_before_opened,
     reject_older_duplicates,
     row_lines,
     rows_as_json,
+)
+from ingest.values import (
+    check_timezone,
+    date_time_formats,
+    leading_number,
+    missing_as_na,
+    parse_timestamps,
 )
 
 __all__ = ["parse_servicenow", "parse_servicenow_eventlog"]

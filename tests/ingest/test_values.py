@@ -12,9 +12,8 @@ from hypothesis import strategies as st
 
 from impactlens.errors import ImpactlensError
 from ingest.batch import HISTORY_COLUMNS, INCIDENT_COLUMNS, REJECTED_COLUMNS
+from ingest.rows import RowProblems, assemble_batch
 from ingest.values import (
-    RowProblems,
-    assemble_batch,
     leading_number,
     missing_as_na,
     p_number,
