@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.exposure
 	$(BIN)/python -m bench.exposure --shape random
 	$(BIN)/python -m bench.scoring
+	$(BIN)/python -m bench.ingest
 
 clean:
 	rm -rf $(VENV) .impactlens .pytest_cache .hypothesis

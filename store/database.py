@@ -62,7 +62,13 @@ def create_engine_for(url: str | URL, **engine_options: Any) -> Engine:
     if backend == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).expanduser().absolute().parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(database).expanduser().absolute().parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise StoreError(
+                    f"database {database}: cannot create its folder {folder} ({error.strerror})"
+                ) from None
         connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}
         connect_args.update(engine_options.pop("connect_args", {}))
         engine = create_engine(parsed, connect_args=connect_args, **engine_options)

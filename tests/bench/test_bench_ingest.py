@@ -19,8 +19,9 @@ def test_the_generated_batch_is_canonical_and_the_next_one_overlaps_it():
     assert later.incidents["incident_id"].isin(batch.incidents["incident_id"]).sum() == 100
 
 
-def test_the_benchmark_runs_end_to_end(capsys):
-    assert main(["--rows", "2000", "--repeats", "1", "--no-memory", "--no-postgres"]) == 0
+def test_the_benchmark_runs_end_to_end(capsys, tmp_path):
+    argv = ["--rows", "2000", "--repeats", "1", "--no-memory", "--no-postgres"]
+    assert main([*argv, "--csv-dir", str(tmp_path)]) == 0
 
     printed = capsys.readouterr().out
     assert "sqlite: first load" in printed and "target SQLite first load / read" in printed
