@@ -8,7 +8,7 @@ with its place (``services[3].aliases[1]``). Reading the file is `load.load_serv
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -175,8 +175,25 @@ def build_service_map(records: Any, *, source: str | None = None) -> ServiceMap:
     process_ids = _declared_ids(root.get("business_processes"))
     _check_members(services, service_ids, check)
     _check_aliases(services, check)
-    dependencies = _dependencies(root.get("dependencies"), service_ids, process_ids, check)
-    supports = _supports(root.get("supports"), service_ids, process_ids, check)
+
+    def service(value: Any, place: str) -> str | None:
+        return _reference(value, place, service_ids, process_ids, check)
+
+    def process(value: Any, place: str) -> str | None:
+        return _process_reference(value, place, service_ids, process_ids, check)
+
+    dependencies = [
+        Dependency(consumer=consumer, provider=provider, weight=weight)
+        for consumer, provider, weight in _edges(
+            root.get("dependencies"), "dependencies", ("from", "to"), (service, service), check
+        )
+    ]
+    supports = [
+        Support(service=service_id, process=process_id, weight=weight)
+        for service_id, process_id, weight in _edges(
+            root.get("supports"), "supports", ("service", "process"), (service, process), check
+        )
+    ]
 
     if check.issues:
         raise MapValidationError(check.issues, source=source)
@@ -438,66 +455,56 @@ def _check_aliases(services: list[tuple[str, Service]], check: _Checker) -> None
                 )
 
 
-def _dependencies(
-    value: Any, service_ids: set[str], process_ids: set[str], check: _Checker
-) -> list[Dependency]:
-    result: list[Dependency] = []
+def _edges(
+    value: Any,
+    section: str,
+    keys: tuple[str, str],
+    endpoints: tuple[Callable[[Any, str], str | None], Callable[[Any, str], str | None]],
+    check: _Checker,
+) -> list[tuple[str, str, float]]:
+    """(one end, other end, weight) of each valid entry of an edge section.
+
+    `keys` name the two ends (``from``/``to``, ``service``/``process``); each of
+    `endpoints` checks its end's value at its place and returns the id, or None.
+    """
+    result: list[tuple[str, str, float]] = []
     seen: dict[tuple[str, str], str] = {}
-    for index, item in enumerate(check.listing(value, "dependencies")):
-        place = f"dependencies[{index}]"
+    for index, item in enumerate(check.listing(value, section)):
+        place = f"{section}[{index}]"
         record = check.mapping(item, place)
         if record is None:
             continue
-        check.unknown_keys(record, {"from", "to", "weight"}, place)
-        consumer = _reference(record.get("from"), f"{place}.from", service_ids, process_ids, check)
-        provider = _reference(record.get("to"), f"{place}.to", service_ids, process_ids, check)
+        check.unknown_keys(record, {*keys, "weight"}, place)
+        first, second = (
+            endpoint(record.get(key), f"{place}.{key}")
+            for key, endpoint in zip(keys, endpoints, strict=True)
+        )
         weight = check.number(
             record.get("weight", 1.0), f"{place}.weight", low=0.0, high=1.0, low_open=True
         )
-        if consumer is None or provider is None or weight is None:
+        if first is None or second is None or weight is None:
             continue
-        if consumer == provider:
-            check.add(place, f"{consumer!r} cannot depend on itself")
-        elif (consumer, provider) in seen:
-            check.add(place, f"repeats {seen[(consumer, provider)]} ({consumer} -> {provider})")
+        if first == second:
+            check.add(place, f"{first!r} cannot depend on itself")
+        elif (first, second) in seen:
+            check.add(place, f"repeats {seen[(first, second)]} ({first} -> {second})")
         else:
-            seen[(consumer, provider)] = place
-            result.append(Dependency(consumer=consumer, provider=provider, weight=weight))
+            seen[(first, second)] = place
+            result.append((first, second, weight))
     return result
 
 
-def _supports(
-    value: Any, service_ids: set[str], process_ids: set[str], check: _Checker
-) -> list[Support]:
-    result: list[Support] = []
-    seen: dict[tuple[str, str], str] = {}
-    for index, item in enumerate(check.listing(value, "supports")):
-        place = f"supports[{index}]"
-        record = check.mapping(item, place)
-        if record is None:
-            continue
-        check.unknown_keys(record, {"service", "process", "weight"}, place)
-        service = _reference(
-            record.get("service"), f"{place}.service", service_ids, process_ids, check
-        )
-        process = record.get("process")
-        if process is None:
-            check.add(f"{place}.process", "missing")
-        elif process not in process_ids:
-            hint = " (that is a service id)" if process in service_ids else ""
-            check.add(f"{place}.process", f"unknown business process {process!r}{hint}")
-            process = None
-        weight = check.number(
-            record.get("weight", 1.0), f"{place}.weight", low=0.0, high=1.0, low_open=True
-        )
-        if service is None or process is None or weight is None:
-            continue
-        if (service, process) in seen:
-            check.add(place, f"repeats {seen[(service, process)]} ({service} -> {process})")
-        else:
-            seen[(service, process)] = place
-            result.append(Support(service=service, process=process, weight=weight))
-    return result
+def _process_reference(
+    value: Any, place: str, service_ids: set[str], process_ids: set[str], check: _Checker
+) -> str | None:
+    if value is None:
+        check.add(place, "missing")
+        return None
+    if value not in process_ids:
+        hint = " (that is a service id)" if value in service_ids else ""
+        check.add(place, f"unknown business process {value!r}{hint}")
+        return None
+    return str(value)
 
 
 def _reference(
