@@ -42,6 +42,7 @@ def _read_batch(
     source: str | None = None,
     mapping: str | Path | None = None,
     history: str | Path | None = None,
+    log_entries: str | Path | None = None,
     timezone: str = "UTC",
 ) -> ReadBatch:
     """Read `path` as `format` and parse it into an `IngestBatch`.
@@ -60,19 +61,15 @@ def _read_batch(
         raise InputFileError(
             "--history applies to the canonical CSV (--format csv, no --mapping) only"
         )
+    if log_entries is not None and format != "pagerduty":
+        raise InputFileError("--log-entries applies to --format pagerduty only")
     if format == "pagerduty":
         from ingest.pagerduty import parse_pagerduty
 
-        text = read_text(path, what="PagerDuty JSON")
-        try:
-            decoded = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise InputFileError(
-                f"PagerDuty JSON {path}: not valid JSON ({error.msg} at "
-                f"line {error.lineno}, column {error.colno})"
-            ) from None
+        decoded = _json_file(path, what="PagerDuty JSON")
+        entries = _json_file(log_entries, what="PagerDuty log entries") if log_entries else None
         incidents = decoded.get("incidents", []) if isinstance(decoded, dict) else decoded
-        batch = parse_pagerduty(decoded, source=source or "pagerduty")
+        batch = parse_pagerduty(decoded, source=source or "pagerduty", log_entries=entries)
         return ReadBatch(batch, len(incidents) if isinstance(incidents, list) else 0)
     if format == "csv" and mapping is None:
         from ingest.canonical import canonical_batch, read_canonical_csv
@@ -100,3 +97,13 @@ def _read_batch(
         parse = parse_servicenow if format == "servicenow" else parse_servicenow_eventlog
         batch = parse(raw, source=source or "servicenow", timezone=timezone)
     return ReadBatch(batch, len(raw))
+
+
+def _json_file(path: str | Path, *, what: str) -> object:
+    try:
+        return json.loads(read_text(path, what=what))
+    except json.JSONDecodeError as error:
+        raise InputFileError(
+            f"{what} {path}: not valid JSON ({error.msg} at line {error.lineno}, "
+            f"column {error.colno})"
+        ) from None

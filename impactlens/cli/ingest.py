@@ -100,6 +100,14 @@ def ingest(
             "at, assignment_group) for the canonical CSV.",
         ),
     ] = None,
+    log_entries: Annotated[
+        Path | None,
+        typer.Option(
+            "--log-entries",
+            help="PagerDuty log entries JSON (GET /log_entries) for "
+            "--format pagerduty: escalation levels become support tiers and history.",
+        ),
+    ] = None,
     source: Annotated[
         str | None,
         typer.Option(
@@ -143,7 +151,13 @@ def ingest(
     ) as progress:
         step = progress.add_task(f"Reading {file.name}", total=None)
         read = read_batch(
-            file, format=format, source=source, mapping=mapping, history=history, timezone=timezone
+            file,
+            format=format,
+            source=source,
+            mapping=mapping,
+            history=history,
+            log_entries=log_entries,
+            timezone=timezone,
         )
         batch = reject_implausible(read.batch, now=pd.Timestamp.now(tz="UTC"))
         batch, tier_rules = assign_support_tiers(batch, service_map=service_map)
@@ -171,11 +185,10 @@ def _print_summary(summary, batch, tier_rules: dict[str, int], *, mapped: bool) 
         f"{summary.quarantined:,} rows quarantined (ingest run {summary.run_id})."
     )
     if summary.quarantined:
-        top = batch.rejected["problem"].value_counts().head(5)
-        out.print(
-            "  Quarantined, by problem: "
-            + "; ".join(f"{problem} ({count:,})" for problem, count in top.items())
-        )
+        problems = batch.rejected["problem"].value_counts()
+        shown = "; ".join(f"{problem} ({count:,})" for problem, count in problems.head(8).items())
+        more = f"; and {len(problems) - 8} more kinds" if len(problems) > 8 else ""
+        out.print(f"  Quarantined, by problem: {shown}{more}")
     decided = "; ".join(f"{rule} {count:,}" for rule, count in tier_rules.items() if count)
     out.print(f"  Support tiers decided by: {decided or 'no incidents'}.")
     if mapped:

@@ -182,3 +182,35 @@ def test_the_real_servicenow_event_log_lands_once(tmp_path, store):
     assert set(incidents["priority"]) <= {1, 2, 3, 4}
     second = run(*args, env=store, cwd=tmp_path)
     assert f"0 new incidents, 0 updated, {distinct:,} unchanged" in second.stdout
+
+
+def test_pagerduty_log_entries_give_explicit_tiers(tmp_path, store):
+    samples = REPO / "tests" / "ingest" / "samples" / "pagerduty"
+    result = run(
+        "ingest",
+        str(samples / "incidents.json"),
+        "--format",
+        "pagerduty",
+        "--log-entries",
+        str(samples / "log_entries.json"),
+        env=store,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    # the samples' escalate_log_entry gives one incident an explicit tier; the incident
+    # whose log entry has an unreadable date is quarantined with the other five bad rows
+    assert "3 new incidents" in result.stdout and "6 rows quarantined" in result.stdout
+    assert "bad log entry (1)" in result.stdout
+    assert "Support tiers decided by: explicit 1; reassignment 2." in result.stdout
+    wrong = run(
+        "ingest",
+        str(samples / "incidents.json"),
+        "--format",
+        "jira",
+        "--log-entries",
+        str(samples / "log_entries.json"),
+        env=store,
+        cwd=tmp_path,
+    )
+    assert wrong.returncode == 2
+    assert wrong.stderr.strip() == "error: --log-entries applies to --format pagerduty only"
