@@ -269,11 +269,13 @@ def score_incidents(
 
 
 def process_impacts(
-    incidents: pd.DataFrame, model: ImpactModel, *, as_of: pd.Timestamp
+    incidents: pd.DataFrame, model: ImpactModel, *, as_of: pd.Timestamp, with_rows: bool = False
 ) -> pd.DataFrame:
     """One row per (incident, process) with exposure > 0: ``PROCESS_IMPACT_COLUMNS``.
 
-    Rows come in incident order, then process column order.
+    Rows come in incident order, then process column order. With `with_rows`, a last
+    column ``row`` gives each pair's incident as a position in `incidents` (ids need not
+    be unique across sources).
     """
     require_columns(incidents, SCORING_INPUT_COLUMNS, where="process_impacts")
     nodes = _node_rows(incidents["service_id"], model.exposure)
@@ -283,7 +285,8 @@ def process_impacts(
     pairs_per_incident = np.where(mapped, model.pair_start[safe_nodes + 1] - first_pair, 0)
     total = int(pairs_per_incident.sum())
     if total == 0:
-        return pd.DataFrame({name: [] for name in PROCESS_IMPACT_COLUMNS})
+        names = (*PROCESS_IMPACT_COLUMNS, "row") if with_rows else PROCESS_IMPACT_COLUMNS
+        return pd.DataFrame({name: [] for name in names})
     # Pair k belongs to incident rows[k]; its place in the CSR is its node's first pair
     # plus its rank among that incident's pairs.
     rows = np.repeat(np.arange(len(incidents)), pairs_per_incident)
@@ -306,7 +309,7 @@ def process_impacts(
         minutes[chosen] = reached_minutes[slot[rows[chosen]]]
     del by_calendar, slot
     impact_minutes = _severity(incidents["priority"], model)[rows] * exposure * minutes
-    return pd.DataFrame(
+    pairs = pd.DataFrame(
         {
             "incident_id": _text_column(incidents["incident_id"], rows),
             "process_id": pd.array(list(model.exposure.processes), dtype="str").take(columns),
@@ -316,6 +319,9 @@ def process_impacts(
             "value_at_risk": impact_minutes / 60.0 * model.value_per_hour[columns],
         }
     )
+    if with_rows:
+        pairs["row"] = rows
+    return pairs
 
 
 def explain(model: ImpactModel, service_id: str, process_id: str) -> str:

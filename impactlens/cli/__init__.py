@@ -6,6 +6,7 @@ Commands live one group per module; importing them registers them on `app`.
 
 from __future__ import annotations
 
+from impactlens.cli import hotspots as _hotspots  # noqa: F401
 from impactlens.cli import ingest as _ingest  # noqa: F401  (registers the commands)
 from impactlens.cli import map as _map  # noqa: F401
 from impactlens.cli import score as _score  # noqa: F401

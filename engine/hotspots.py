@@ -1,0 +1,432 @@
+"""Escalation hotspots: the places whose incidents keep reaching second and third line.
+
+A *key* is where incidents are counted: by default the incident's service, else its CI,
+else its category (`hotspot_keys`); or any combination of service, ci, category,
+subcategory, assignment_group and location. For one week (the *window*) and the
+`HotspotRules.baseline_weeks` weeks before it, `find_hotspots` counts per key:
+
+- ``incidents``, ``escalated`` (reached L2 or L3), ``reached_l3``, ``escalation_rate``;
+- ``repeats``: incidents opened within ``repeat_days`` after another incident on the same
+  key (the earlier one may be from before the window);
+- ``ping_pong`` (A -> B -> A between groups, or 3+ reassignments) and ``reopens``;
+- time to restore (``ttr_median_hours``, ``ttr_p90_hours``, resolved incidents only);
+- ``impact_score`` (weighted business minutes lost) and ``repeat_impact``: the impact
+  score of its escalated repeats, the figure hotspots are ranked by;
+
+and flags it with the small-count-safe tests of `engine.rates`, on weekly counts of
+*escalated* incidents (DESIGN.md, "Escalation hotspots"):
+
+- **emerging**: at least ``min_escalated`` escalated this week, a gamma-Poisson p-value
+  below ``alpha`` against the key's own baseline, and a shrunk rate ratio of at least
+  ``min_rate_ratio``;
+- **chronic**: escalated incidents this week, and a *high week* in at least
+  ``chronic_weeks`` of the baseline weeks: ``min_escalated`` or more escalated, with a
+  Poisson p-value below ``alpha`` at the mean weekly count of all keys.
+
+Flagged keys come first, then everything by ``repeat_impact``, escalated count and
+incident count. Every row says why in words (``reasons``), and a flagged one suggests a
+problem record. Pure: frames in, a frame out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from engine.columns import require_columns
+from engine.escalation import assignment_steps, incident_keys
+from engine.rates import fit_gamma_prior, negative_binomial_tail, poisson_tail
+from engine.weeks import week_of
+
+__all__ = [
+    "HOTSPOT_COLUMNS",
+    "HOTSPOT_INPUT_COLUMNS",
+    "KEY_FIELDS",
+    "HotspotRules",
+    "find_hotspots",
+    "hotspot_keys",
+    "repeat_flags",
+]
+
+# What --group-by accepts, and the incident column each reads.
+KEY_FIELDS: Mapping[str, str] = {
+    "service": "service_id",
+    "ci": "ci",
+    "category": "category",
+    "subcategory": "subcategory",
+    "assignment_group": "assignment_group",
+    "location": "location",
+}
+HOTSPOT_INPUT_COLUMNS = (
+    "source", "incident_id", "opened_at", "resolved_at", "key", "escalated", "reached_l3",
+    "ping_pong", "bounce", "reopen_count", "impact_score",
+)  # fmt: skip
+HOTSPOT_COLUMNS = (
+    "rank", "key", "flag", "incidents", "escalated", "reached_l3", "escalation_rate",
+    "repeats", "ping_pong", "reopens", "ttr_median_hours", "ttr_p90_hours", "impact_score",
+    "repeat_impact", "top_process", "top_process_minutes", "baseline_escalated_per_week",
+    "rate_ratio", "p_value", "high_weeks", "top_handoff", "reasons", "problem_record",
+)  # fmt: skip
+_NONE = "(none)"
+_SEPARATOR = " / "
+
+
+@dataclass(frozen=True)
+class HotspotRules:
+    """The thresholds of hotspot flagging (stated in the module docstring)."""
+
+    baseline_weeks: int = 8
+    repeat_days: float = 14.0
+    alpha: float = 0.01
+    min_escalated: int = 3
+    min_rate_ratio: float = 2.0
+    chronic_weeks: int = 6
+
+    def __post_init__(self) -> None:
+        if self.baseline_weeks < 1:
+            raise ValueError(f"baseline_weeks must be 1 or more, not {self.baseline_weeks}")
+        if not 1 <= self.chronic_weeks <= self.baseline_weeks:
+            raise ValueError(
+                f"chronic_weeks must be from 1 to baseline_weeks ({self.baseline_weeks}), "
+                f"not {self.chronic_weeks}"
+            )
+
+
+def hotspot_keys(incidents: pd.DataFrame, group_by: Sequence[str] = ()) -> pd.Series:
+    """The hotspot key of each incident, as text.
+
+    With no `group_by`: the service, else the CI, else the category, else ``(none)``.
+    Otherwise the `KEY_FIELDS` named, joined with `` / `` (a missing value is ``(none)``).
+
+    >>> frame = pd.DataFrame({"service_id": ["wms", None, None], "ci": [None, "X1", None],
+    ...     "category": ["Apps", "Net", "Net"], "assignment_group": ["A", "B", None]})
+    >>> hotspot_keys(frame).tolist()
+    ['wms', 'X1', 'Net']
+    >>> hotspot_keys(frame, ["category", "assignment_group"]).tolist()
+    ['Apps / A', 'Net / B', 'Net / (none)']
+    """
+    unknown = [name for name in group_by if name not in KEY_FIELDS]
+    if unknown:
+        raise ValueError(
+            f"cannot group hotspots by {', '.join(map(repr, unknown))}: "
+            f"choose from {', '.join(KEY_FIELDS)}"
+        )
+    if group_by:
+        columns = [KEY_FIELDS[name] for name in group_by]
+        require_columns(incidents, columns, where="hotspot_keys")
+        parts = [_text(incidents[column]).fillna(_NONE) for column in columns]
+        key = parts[0]
+        for part in parts[1:]:
+            key = key + _SEPARATOR + part
+        return key.rename("key")
+    key = pd.Series(pd.NA, index=incidents.index, dtype="string")
+    for column in ("service_id", "ci", "category"):
+        if column in incidents.columns:
+            key = key.fillna(_text(incidents[column]))
+    return key.fillna(_NONE).rename("key")
+
+
+def repeat_flags(keys: pd.Series, opened_at: pd.Series, *, repeat_days: float) -> np.ndarray:
+    """Whether each incident was opened within `repeat_days` after another on its key.
+
+    >>> opened = pd.Series(pd.to_datetime(["2026-11-01", "2026-11-10", "2026-11-30"], utc=True))
+    >>> repeat_flags(pd.Series(["a", "a", "a"]), opened, repeat_days=14).tolist()
+    [False, True, False]
+    """
+    frame = pd.DataFrame({"key": keys.to_numpy(), "opened": pd.to_datetime(opened_at, utc=True)})
+    frame["row"] = np.arange(len(frame))
+    frame = frame.sort_values(["key", "opened"], kind="stable")
+    same_key = frame["key"].to_numpy() == frame["key"].shift().to_numpy()
+    gap = frame["opened"].diff().to_numpy()
+    within = same_key & (gap <= np.timedelta64(int(repeat_days * 86_400_000_000), "us"))
+    flags = np.zeros(len(frame), dtype=bool)
+    flags[frame["row"].to_numpy()] = within
+    return flags
+
+
+def find_hotspots(
+    incidents: pd.DataFrame,
+    bounds: pd.DatetimeIndex,
+    *,
+    rules: HotspotRules = HotspotRules(),
+    history: pd.DataFrame | None = None,
+    process_minutes: pd.DataFrame | None = None,
+    process_names: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """One row per key with incidents in the window: `HOTSPOT_COLUMNS`, best first.
+
+    Parameters
+    ----------
+    incidents : DataFrame
+        `HOTSPOT_INPUT_COLUMNS` (the escalation facts of `engine.escalation`, the score of
+        `engine.impact`, ``key`` from `hotspot_keys`). Incidents opened up to
+        ``repeat_days`` before ``bounds[0]`` count only as earlier incidents for repeats.
+    bounds : DatetimeIndex
+        ``baseline_weeks + 2`` week boundaries (`engine.weeks.week_bounds`); the last week
+        is the window.
+    history : DataFrame, optional
+        Assignment history (``source, incident_id, assignment_group``), for each key's
+        most frequent handoff in the window.
+    process_minutes : DataFrame, optional
+        ``row`` (position in `incidents`), ``process_id``, ``impact_minutes``: each
+        incident's impact per process (`engine.impact.process_impacts` with ``with_rows``),
+        for the process each key cost most.
+    process_names : mapping, optional
+        Display names of processes for the reasons.
+    """
+    require_columns(incidents, HOTSPOT_INPUT_COLUMNS, where="find_hotspots")
+    weeks = rules.baseline_weeks + 1
+    if len(bounds) != weeks + 1:
+        raise ValueError(
+            f"bounds has {len(bounds)} moments; baseline_weeks={rules.baseline_weeks} "
+            f"needs {weeks + 1}"
+        )
+    repeat = repeat_flags(incidents["key"], incidents["opened_at"], repeat_days=rules.repeat_days)
+    week = week_of(incidents["opened_at"], bounds)
+    in_range = np.flatnonzero(week >= 0)
+    codes, keys = pd.factorize(incidents["key"].to_numpy()[in_range])
+    escalated = incidents["escalated"].to_numpy(dtype=bool)
+    counts = np.bincount(
+        codes[escalated[in_range]] * weeks + week[in_range][escalated[in_range]],
+        minlength=len(keys) * weeks,
+    ).reshape(len(keys), weeks)
+
+    window = in_range[week[in_range] == weeks - 1]
+    window_codes = codes[week[in_range] == weeks - 1]
+    present = np.unique(window_codes)
+    if present.size == 0:
+        return pd.DataFrame({name: [] for name in HOTSPOT_COLUMNS})
+
+    table = _window_counts(incidents, window, window_codes, repeat, len(keys))
+    table["key"] = keys
+    table = table.iloc[present].reset_index(drop=True)
+    this_week, baseline = counts[present, -1], counts[present, :-1]
+    table = table.assign(**_flags(this_week, baseline, counts[:, :-1], rules))
+    table = table.assign(**_top_process(window, window_codes, present, process_minutes))
+    table["top_handoff"] = _top_handoffs(incidents, window, window_codes, present, history)
+    table = _ranked(table)
+    names = dict(process_names or {})
+    table["reasons"] = [_reasons(row, rules, names) for row in table.itertuples(index=False)]
+    table["problem_record"] = [_problem_record(row) for row in table.itertuples(index=False)]
+    return table[list(HOTSPOT_COLUMNS)]
+
+
+def _window_counts(
+    incidents: pd.DataFrame,
+    window: np.ndarray,
+    codes: np.ndarray,
+    repeat: np.ndarray,
+    size: int,
+) -> pd.DataFrame:
+    def count(mask: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        chosen = weights[mask] if weights is not None else None
+        return np.bincount(codes[mask], weights=chosen, minlength=size)
+
+    every = np.ones(window.size, dtype=bool)
+    escalated = incidents["escalated"].to_numpy(dtype=bool)[window]
+    repeats = repeat[window]
+    impact = incidents["impact_score"].to_numpy(dtype=np.float64)[window]
+    reopened = pd.to_numeric(incidents["reopen_count"]).fillna(0).to_numpy()[window] > 0
+    table = pd.DataFrame(
+        {
+            "incidents": count(every).astype(np.int64),
+            "escalated": count(escalated).astype(np.int64),
+            "reached_l3": count(incidents["reached_l3"].to_numpy(dtype=bool)[window]),
+            "repeats": count(repeats).astype(np.int64),
+            "ping_pong": count(incidents["ping_pong"].to_numpy(dtype=bool)[window]),
+            "reopens": count(reopened).astype(np.int64),
+            "impact_score": count(every, impact),
+            "repeat_impact": count(escalated & repeats, impact),
+        }
+    )
+    table = table.astype({"reached_l3": "int64", "ping_pong": "int64"})
+    table["escalation_rate"] = table["escalated"] / table["incidents"].where(table["incidents"] > 0)
+    opened = pd.to_datetime(incidents["opened_at"], utc=True).iloc[window]
+    resolved = pd.to_datetime(incidents["resolved_at"], utc=True).iloc[window]
+    hours = (resolved - opened).dt.total_seconds().to_numpy() / 3600.0
+    known = ~np.isnan(hours)
+    restore = pd.Series(hours[known]).groupby(codes[known])
+    table["ttr_median_hours"] = restore.median().reindex(range(size)).to_numpy()
+    table["ttr_p90_hours"] = restore.quantile(0.9).reindex(range(size)).to_numpy()
+    bounce = incidents["bounce"].astype("string").to_numpy()[window]
+    table["top_bounce"] = _most_common(codes, bounce, size)
+    return table
+
+
+def _flags(
+    this_week: np.ndarray, baseline: np.ndarray, every_baseline: np.ndarray, rules: HotspotRules
+) -> dict[str, np.ndarray]:
+    """Emerging and chronic flags, with the figures that decided them."""
+    weeks = rules.baseline_weeks
+    prior = fit_gamma_prior(every_baseline.sum(axis=1), weeks)
+    before = baseline.sum(axis=1)
+    p_value = negative_binomial_tail(this_week, before, weeks, prior)
+    rate_ratio = ((prior.a0 + this_week) / (prior.b0 + 1.0)) / (
+        (prior.a0 + before) / (prior.b0 + weeks)
+    )
+    emerging = (
+        (this_week >= rules.min_escalated)
+        & (p_value < rules.alpha)
+        & (rate_ratio >= rules.min_rate_ratio)
+    )
+    typical = float(every_baseline.mean()) if every_baseline.size else 0.0
+    high = (baseline >= rules.min_escalated) & (
+        poisson_tail(baseline.ravel(), typical).reshape(baseline.shape) < rules.alpha
+    )
+    high_weeks = high.sum(axis=1)
+    chronic = (high_weeks >= rules.chronic_weeks) & (this_week > 0)
+    flag = np.where(
+        chronic & emerging,
+        "chronic, emerging",
+        np.where(chronic, "chronic", np.where(emerging, "emerging", "")),
+    )
+    return {
+        "flag": flag,
+        "baseline_escalated_per_week": before / weeks,
+        "rate_ratio": rate_ratio,
+        "p_value": p_value,
+        "high_weeks": high_weeks,
+        "typical_per_week": np.full(this_week.shape, typical),
+        "escalated_this_week": this_week,
+    }
+
+
+def _top_process(
+    window: np.ndarray,
+    codes: np.ndarray,
+    present: np.ndarray,
+    process_minutes: pd.DataFrame | None,
+) -> dict[str, np.ndarray]:
+    """The process each key cost most impact minutes in the window, and those minutes."""
+    missing = {
+        "top_process": np.full(present.size, None, dtype=object),
+        "top_process_minutes": np.zeros(present.size),
+    }
+    if process_minutes is None or process_minutes.empty:
+        return missing
+    require_columns(process_minutes, ("row", "process_id", "impact_minutes"), where="find_hotspots")
+    code_of_row = pd.Series(codes, index=window)
+    pairs = process_minutes[process_minutes["row"].isin(window)]
+    pairs = pairs.assign(code=code_of_row.reindex(pairs["row"].to_numpy()).to_numpy())
+    sums = pairs.groupby(["code", "process_id"], sort=True)["impact_minutes"].sum().reset_index()
+    sums = sums[sums["impact_minutes"] > 0]
+    best = sums.sort_values(["code", "impact_minutes"], ascending=[True, False], kind="stable")
+    best = best.drop_duplicates("code").set_index("code")
+    return {
+        "top_process": best["process_id"].reindex(present).astype(object).to_numpy(),
+        "top_process_minutes": best["impact_minutes"].reindex(present).fillna(0.0).to_numpy(),
+    }
+
+
+def _top_handoffs(
+    incidents: pd.DataFrame,
+    window: np.ndarray,
+    codes: np.ndarray,
+    present: np.ndarray,
+    history: pd.DataFrame | None,
+) -> np.ndarray:
+    """Each key's most frequent handoff in the window, ``A -> B (n)``."""
+    result = np.full(present.size, None, dtype=object)
+    if history is None or history.empty:
+        return result
+    code_of_key = pd.Series(codes, index=incident_keys(incidents.iloc[window]).to_numpy())
+    code_of_key = code_of_key[~code_of_key.index.duplicated()]
+    steps = assignment_steps(history)
+    steps = steps.assign(code=code_of_key.reindex(steps["key"].to_numpy()).to_numpy())
+    following = (steps["key"].shift(-1) == steps["key"]) & steps["code"].notna()
+    pairs = pd.DataFrame(
+        {
+            "code": steps["code"][following].astype(np.int64).to_numpy(),
+            "handoff": (
+                steps["assignment_group"][following]
+                + " -> "
+                + steps["assignment_group"].shift(-1)[following]
+            ).to_numpy(),
+        }
+    )
+    if pairs.empty:
+        return result
+    sizes = pairs.groupby(["code", "handoff"]).size().rename("n").reset_index()
+    sizes = sizes.sort_values(["code", "n", "handoff"], ascending=[True, False, True])
+    best = sizes.drop_duplicates("code").set_index("code")
+    text = best["handoff"] + " (" + best["n"].astype(str) + ")"
+    return text.reindex(present).astype(object).to_numpy()
+
+
+def _ranked(table: pd.DataFrame) -> pd.DataFrame:
+    table = table.assign(flagged=table["flag"] != "")
+    table = table.sort_values(
+        ["flagged", "repeat_impact", "escalated", "incidents", "key"],
+        ascending=[False, False, False, False, True],
+        kind="stable",
+    ).reset_index(drop=True)
+    table.insert(0, "rank", np.arange(1, len(table) + 1))
+    return table
+
+
+def _reasons(row, rules: HotspotRules, process_names: Mapping[str, str]) -> str:
+    parts = [f"{row.escalated} of {row.incidents} incidents reached L2 or L3"]
+    if row.reached_l3:
+        parts[0] += f" ({row.reached_l3} reached L3)"
+    if row.repeats:
+        parts.append(f"{row.repeats} repeats within {rules.repeat_days:g} days")
+    if row.ping_pong:
+        between = (
+            row.top_bounce.replace(" <-> ", " and ") if isinstance(row.top_bounce, str) else None
+        )
+        parts.append(
+            f"{row.ping_pong} ping-pong between {between}"
+            if between
+            else f"{row.ping_pong} ping-pong (3+ reassignments)"
+        )
+    if row.reopens:
+        parts.append(f"{row.reopens} reopened")
+    if row.top_process and row.top_process_minutes > 0:
+        name = process_names.get(row.top_process, row.top_process)
+        parts.append(f"{row.top_process_minutes:,.0f} business minutes of {name}")
+    weeks = rules.baseline_weeks
+    if "emerging" in row.flag:
+        parts.append(
+            f"emerging: {row.escalated_this_week} escalated this week against "
+            f"{row.baseline_escalated_per_week:.1f} a week in the {weeks} weeks before "
+            f"(rate ratio {row.rate_ratio:.1f}, p = {row.p_value:.2g})"
+        )
+    if "chronic" in row.flag:
+        parts.append(
+            f"chronic: {rules.min_escalated}+ escalated and far above the typical "
+            f"{row.typical_per_week:.1f} a week in {row.high_weeks} of the {weeks} weeks before"
+        )
+    return "; ".join(parts)
+
+
+def _problem_record(row) -> str:
+    if not row.flag:
+        return ""
+    text = f"Raise a problem record for {row.key}: {row.flag} L2/L3 escalations"
+    if row.repeats:
+        text += f", {row.repeats} repeats this week"
+    if isinstance(row.top_handoff, str):
+        text += f"; most frequent handoff {row.top_handoff}"
+    return text
+
+
+def _most_common(codes: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
+    """Per code, the most frequent non-missing value (ties: the first in name order)."""
+    result = np.full(size, None, dtype=object)
+    known = pd.notna(values)
+    if not known.any():
+        return result
+    frame = pd.DataFrame({"code": codes[known], "value": values[known]})
+    sizes = frame.groupby(["code", "value"]).size().rename("n").reset_index()
+    sizes = sizes.sort_values(["code", "n", "value"], ascending=[True, False, True])
+    best = sizes.drop_duplicates("code")
+    result[best["code"].to_numpy()] = best["value"].to_numpy(dtype=object)
+    return result
+
+
+def _text(values: pd.Series) -> pd.Series:
+    text = values.astype("string").str.strip()
+    return text.where(text != "", pd.NA)

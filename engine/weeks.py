@@ -1,0 +1,115 @@
+"""ISO weeks in a time zone: the periods every weekly figure is counted in.
+
+A week runs from Monday 00:00 to the next Monday 00:00 on the wall clock of the report's
+time zone, so an incident opened on Sunday 23:30 in Berlin (22:30 UTC) belongs to that
+week, and one opened at 23:30 UTC on the same Sunday belongs to the next. Incidents are
+counted in the week they were opened. Pure: the week is a parameter, never "now".
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "InvalidWeekError",
+    "last_complete_week",
+    "parse_week",
+    "week_bounds",
+    "week_label",
+    "week_of",
+]
+
+_WEEK = re.compile(r"^(\d{4})-?W(\d{2})$")
+
+
+class InvalidWeekError(ValueError):
+    """A week label or time zone that cannot be used."""
+
+
+def parse_week(label: str) -> date:
+    """The Monday of ISO week `label` (``2026-W47`` or ``2026W47``).
+
+    >>> parse_week("2026-W47")
+    datetime.date(2026, 11, 16)
+    """
+    found = _WEEK.match(label.strip())
+    if not found:
+        raise InvalidWeekError(f"week {label!r} is not an ISO week such as 2026-W47")
+    year, week = int(found[1]), int(found[2])
+    try:
+        return date.fromisocalendar(year, week, 1)
+    except ValueError:
+        raise InvalidWeekError(
+            f"week {label!r} does not exist: {year} has no week {week}"
+        ) from None
+
+
+def week_label(monday: date) -> str:
+    """``YYYY-Www`` of the ISO week containing `monday`.
+
+    >>> week_label(date(2026, 11, 16)), week_label(date(2027, 1, 1))
+    ('2026-W47', '2026-W53')
+    """
+    year, week, _ = monday.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def week_bounds(label: str, timezone: str = "UTC", *, weeks_before: int = 0) -> pd.DatetimeIndex:
+    """UTC boundaries of the `weeks_before` weeks before week `label`, and of `label` itself.
+
+    ``weeks_before + 2`` moments: week ``i`` is ``[bounds[i], bounds[i + 1])``, the last
+    one is `label`. Each is Monday 00:00 in `timezone` (a week is 167 or 169 hours long
+    when the clocks change inside it).
+
+    >>> week_bounds("2026-W44", "Europe/Berlin", weeks_before=1).strftime("%m-%d %H:%M")
+    Index(['10-18 22:00', '10-25 23:00', '11-01 23:00'], dtype='str')
+    """
+    zone = _zone(timezone)
+    if weeks_before < 0:
+        raise InvalidWeekError(f"weeks_before must be 0 or more, not {weeks_before}")
+    monday = parse_week(label)
+    mondays = [monday + timedelta(weeks=offset) for offset in range(-weeks_before, 2)]
+    local = pd.DatetimeIndex([pd.Timestamp(day) for day in mondays])
+    # Midnight can be skipped by a DST change in a few zones: the week starts when it exists.
+    return local.tz_localize(zone, nonexistent="shift_forward", ambiguous=False).tz_convert("UTC")
+
+
+def week_of(moments: pd.Series, bounds: pd.DatetimeIndex) -> np.ndarray:
+    """Index of the week of `bounds` that holds each moment; -1 outside them or missing.
+
+    >>> bounds = week_bounds("2026-W47", "UTC", weeks_before=1)
+    >>> week_of(pd.Series(pd.to_datetime(["2026-11-15 23:59", "2026-11-16 00:00",
+    ...     "2026-11-23 00:00"], utc=True)), bounds)
+    array([ 0,  1, -1])
+    """
+    stamps = pd.to_datetime(moments, utc=True)
+    values = stamps.to_numpy(dtype="datetime64[ns]")
+    edges = bounds.tz_convert("UTC").tz_localize(None).to_numpy(dtype="datetime64[ns]")
+    index = np.searchsorted(edges, values, side="right") - 1
+    outside = (index < 0) | (index >= len(edges) - 1) | np.isnat(values)
+    return np.where(outside, -1, index)
+
+
+def last_complete_week(as_of: pd.Timestamp, timezone: str = "UTC") -> str:
+    """The last ISO week that ended by `as_of` in `timezone` (the Monday-morning report's week).
+
+    >>> last_complete_week(pd.Timestamp("2026-11-23T00:00:00Z"))
+    '2026-W47'
+    >>> last_complete_week(pd.Timestamp("2026-11-22T23:30:00Z"), "Europe/Berlin")
+    '2026-W47'
+    """
+    local = as_of.tz_convert(_zone(timezone))
+    this_monday = local.date() - timedelta(days=local.weekday())
+    return week_label(this_monday - timedelta(weeks=1))
+
+
+def _zone(timezone: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidWeekError(f"time zone {timezone!r} is not an IANA zone name") from None
