@@ -61,7 +61,7 @@ def hotspots(
 
     Keys whose escalated (L2/L3) incidents are far above their own baseline are
     emerging; keys far above a typical key in most baseline weeks are chronic (tests
-    safe on small counts; see docs/hotspots.md). Flagged keys come first, then all by
+    safe on small counts; see docs/weekly.md). Flagged keys come first, then all by
     the business impact of their escalated repeats.
 
     Example: impactlens hotspots --week 2026-W47 --map fixtures/service_map.yaml
