@@ -47,8 +47,16 @@ def incident_facts(
     `history` is their assignment history (canonical columns). Without a `model` (no
     service map) nothing is resolved or scored: the services stay as given, every
     impact is 0 and there are no pairs; escalation facts still hold.
+
+    An incident closed without a resolution time (``resolved_at`` missing, ``closed_at``
+    known) was restored by the time it was closed: ``resolved_at`` becomes ``closed_at``,
+    so it neither counts as open for ever nor drops out of time to restore.
     """
     incidents = incidents.reset_index(drop=True)
+    if "closed_at" in incidents.columns:
+        incidents = incidents.assign(
+            resolved_at=incidents["resolved_at"].fillna(incidents["closed_at"])
+        )
     facts = escalation_facts(incidents, history)
     if model is None:
         scores = pd.DataFrame(

@@ -187,7 +187,7 @@ def find_hotspots(
     repeat = repeat_flags(incidents["key"], incidents["opened_at"], repeat_days=rules.repeat_days)
     week = week_of(incidents["opened_at"], bounds)
     in_range = np.flatnonzero(week >= 0)
-    codes, keys = pd.factorize(incidents["key"].to_numpy()[in_range])
+    codes, keys = pd.factorize(incidents["key"].fillna(_NONE).to_numpy()[in_range])
     escalated = incidents["escalated"].to_numpy(dtype=bool)
     counts = np.bincount(
         codes[escalated[in_range]] * weeks + week[in_range][escalated[in_range]],

@@ -21,6 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# Upper tails are summed until their terms stop mattering; this bounds the loop for
+# absurd inputs (a count millions above its mean has a tail of 0 to double precision).
+_MAX_UPPER_TERMS = 100_000
+
 __all__ = ["GammaPrior", "fit_gamma_prior", "negative_binomial_tail", "poisson_tail"]
 
 
@@ -78,7 +82,7 @@ def negative_binomial_tail(
     log_first = shape * np.log(success)
     log_step = np.log1p(-success)
 
-    def log_ratio(k: int, rows: np.ndarray) -> np.ndarray:  # log P(k + 1) - log P(k)
+    def log_ratio(k, rows: np.ndarray) -> np.ndarray:  # log P(k + 1) - log P(k)
         return np.log(shape[rows] + k) - np.log(k + 1.0) + log_step
 
     return _upper_tail(count, log_first, log_ratio)
@@ -96,18 +100,22 @@ def poisson_tail(count: np.ndarray, mean: float) -> np.ndarray:
     log_first = np.full(count.shape, -mean)
     log_mean = np.log(mean)
 
-    def log_ratio(k: int, rows: np.ndarray) -> np.ndarray:
-        return np.full(rows.size, log_mean - np.log(k + 1.0))
+    def log_ratio(k, rows: np.ndarray) -> np.ndarray:
+        return log_mean - np.log(k + 1.0) + np.zeros(rows.size)
 
     return _upper_tail(count, log_first, log_ratio)
 
 
 def _upper_tail(count: np.ndarray, log_first: np.ndarray, log_ratio) -> np.ndarray:
-    """``1 - sum_{k < count} P(k)`` from ``log P(0)`` and the log ratio of successive terms.
+    """``P(X >= count)`` from ``log P(0)`` and the log ratio of successive terms.
 
-    Works in logs (``P(0)`` underflows for large baselines) and one step of ``k`` at a
-    time over the rows that still need terms: rows sorted by count, so the rows still
-    summing are always a prefix and the work is the sum of the counts, not rows x max.
+    ``log_ratio(k, rows)`` is ``log P(k + 1) - log P(k)`` for those rows (``k`` a number
+    or an array over them). Works in logs (``P(0)`` underflows for large baselines).
+    First the lower sum ``P(0) + ... + P(count - 1)``, one step of ``k`` at a time over
+    the rows that still need terms (rows sorted by count, so they are always a prefix
+    and the work is the sum of the counts). Where that sum passes 1/2 the tail is small
+    and ``1 - sum`` would be rounding noise, so the tail is summed upwards from
+    ``P(count)`` instead, until the terms no longer change it.
     """
     result = np.ones(count.shape)
     order = np.argsort(-count, kind="stable")
@@ -115,16 +123,32 @@ def _upper_tail(count: np.ndarray, log_first: np.ndarray, log_ratio) -> np.ndarr
     active = int(np.count_nonzero(needed > 0))
     if active == 0:
         return result
-    rows = order[:active]
+    rows, needed = order[:active], needed[:active]
     log_term = log_first[rows].copy()
     cumulative = np.exp(log_term)
-    k = 0
-    while True:
+    last = np.empty(active)  # log P(count - 1) of each row
+    summing, k = active, 0
+    while summing:
         k += 1
-        still = int(np.count_nonzero(needed[:active] > k))
-        if still == 0:
-            break
-        log_term = log_term[:still] + log_ratio(k - 1, rows[:still])
-        cumulative[:still] += np.exp(log_term)
-    result[rows] = np.clip(1.0 - cumulative, 0.0, 1.0)
+        still = int(np.count_nonzero(needed > k))
+        last[still:summing] = log_term[still:summing]
+        if still:
+            log_term = log_term[:still] + log_ratio(k - 1, rows[:still])
+            cumulative[:still] += np.exp(log_term)
+        summing = still
+    tail = 1.0 - cumulative
+    small = np.flatnonzero(cumulative > 0.5)
+    if small.size:
+        at = needed[small].astype(np.float64)
+        log_term = last[small] + log_ratio(at - 1.0, rows[small])
+        upper = np.exp(log_term)
+        for _ in range(_MAX_UPPER_TERMS):
+            log_term = log_term + log_ratio(at, rows[small])
+            at = at + 1.0
+            term = np.exp(log_term)
+            upper += term
+            if np.all(term <= upper * 1e-17):
+                break
+        tail[small] = upper
+    result[rows] = np.clip(tail, 0.0, 1.0)
     return result

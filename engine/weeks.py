@@ -103,7 +103,8 @@ def last_complete_week(as_of: pd.Timestamp, timezone: str = "UTC") -> str:
     >>> last_complete_week(pd.Timestamp("2026-11-22T23:30:00Z"), "Europe/Berlin")
     '2026-W47'
     """
-    local = as_of.tz_convert(_zone(timezone))
+    moment = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of  # naive means UTC
+    local = moment.tz_convert(_zone(timezone))
     this_monday = local.date() - timedelta(days=local.weekday())
     return week_label(this_monday - timedelta(weeks=1))
 

@@ -16,6 +16,7 @@ from impactlens.cli.weekly_input import (
     SourceOption,
     TimezoneOption,
     WeekOption,
+    check_format,
     load_weekly_input,
     warn_if_baseline_before_data,
     write_table,
@@ -67,29 +68,27 @@ def hotspots(
     Example: impactlens hotspots --week 2026-W47 --map fixtures/service_map.yaml
     --incidents fixtures/incidents.csv --history fixtures/assignment_history.csv
     """
-    from engine.hotspots import HotspotRules, find_hotspots, hotspot_keys
+    from engine.hotspots import KEY_FIELDS, HotspotRules, find_hotspots, hotspot_keys
 
-    try:
-        rules = HotspotRules(
-            baseline_weeks=baseline_weeks,
-            repeat_days=repeat_days,
-            chronic_weeks=min(6, baseline_weeks),
+    check_format(format)
+    fields = tuple(name.strip() for name in (group_by or "").split(",") if name.strip())
+    unknown = [name for name in fields if name not in KEY_FIELDS]
+    if unknown:
+        raise InputFileError(
+            f"cannot group hotspots by {', '.join(map(repr, unknown))}: "
+            f"choose from {', '.join(KEY_FIELDS)}"
         )
-        fields = tuple(name.strip() for name in (group_by or "").split(",") if name.strip())
-        data = load_weekly_input(
-            map_path=map_path,
-            incidents_path=incidents,
-            history_path=history,
-            source=source,
-            week=week,
-            timezone=timezone,
-            as_of=as_of,
-            weeks_before=baseline_weeks,
-            lookback_days=repeat_days,
-        )
-        table = data.facts.incidents.assign(key=hotspot_keys(data.facts.incidents, fields))
-    except ValueError as error:
-        raise InputFileError(str(error)) from None
+    rules = HotspotRules(
+        baseline_weeks=baseline_weeks,
+        repeat_days=repeat_days,
+        chronic_weeks=min(6, baseline_weeks),
+    )
+    data = load_weekly_input(
+        map_path=map_path, incidents_path=incidents, history_path=history, source=source,
+        week=week, timezone=timezone, as_of=as_of, weeks_before=baseline_weeks,
+        lookback_days=repeat_days,
+    )  # fmt: skip
+    table = data.facts.incidents.assign(key=hotspot_keys(data.facts.incidents, fields))
     warn_if_baseline_before_data(data)
     names = {p.id: p.name for p in data.model.service_map.processes} if data.model else {}
     found = find_hotspots(
@@ -109,6 +108,6 @@ def hotspots(
         )
         write_table(shown[list(_TABLE_COLUMNS)], format=format, title=f"Hotspots {data.week}")
         for row in shown[shown["problem_record"] != ""].itertuples():
-            out.print(f"- {row.problem_record}")
+            out.print(f"- {row.problem_record}", soft_wrap=True)
     else:
         write_table(shown, format=format, title=f"Hotspots {data.week}")

@@ -16,6 +16,7 @@ from impactlens.cli.weekly_input import (
     SourceOption,
     TimezoneOption,
     WeekOption,
+    check_format,
     load_weekly_input,
     write_table,
 )
@@ -60,6 +61,7 @@ def misprioritised(
     from engine.misprioritised import misprioritised as find_misprioritised
     from engine.weeks import week_of
 
+    check_format(format)
     data = load_weekly_input(
         map_path=map_path, incidents_path=incidents, history_path=history, source=source,
         week=week, timezone=timezone, as_of=as_of, weeks_before=0,

@@ -32,7 +32,9 @@ __all__ = [
     "TimezoneOption",
     "WeekOption",
     "WeeklyInput",
+    "check_format",
     "load_weekly_input",
+    "warn_if_baseline_before_data",
     "write_table",
 ]
 
@@ -203,10 +205,15 @@ def _from_store(
     return incidents, history
 
 
-def write_table(frame: pd.DataFrame, *, format: str, title: str) -> None:
-    """`frame` to stdout as a Rich table, CSV or JSON records."""
+def check_format(format: str) -> None:
+    """Refuse an unknown --format before any work is done."""
     if format not in OUTPUT_FORMATS:
         raise InputFileError(f"--format {format!r} is not one of {', '.join(OUTPUT_FORMATS)}")
+
+
+def write_table(frame: pd.DataFrame, *, format: str, title: str) -> None:
+    """`frame` to stdout as a Rich table, CSV or JSON records."""
+    check_format(format)
     if format == "csv":
         out.file.write(frame.to_csv(index=False, float_format="%.4g"))
         return
