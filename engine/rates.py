@@ -88,22 +88,28 @@ def negative_binomial_tail(
     return _upper_tail(count, log_first, log_ratio)
 
 
-def poisson_tail(count: np.ndarray, mean: float) -> np.ndarray:
-    """``P(X >= count)`` for ``X ~ Poisson(mean)``.
+def poisson_tail(count: np.ndarray, mean: float | np.ndarray) -> np.ndarray:
+    """``P(X >= count)`` for ``X ~ Poisson(mean)`` (one mean, or one per count).
 
     >>> poisson_tail(np.array([0, 1, 2]), 1.0).round(4)
     array([1.    , 0.6321, 0.2642])
+    >>> poisson_tail(np.array([1, 1]), np.array([0.0, 1.0])).round(4)
+    array([0.    , 0.6321])
     """
     count = np.asarray(count, dtype=np.int64)
-    if mean <= 0:
-        return np.where(count <= 0, 1.0, 0.0)
-    log_first = np.full(count.shape, -mean)
-    log_mean = np.log(mean)
+    means = np.broadcast_to(np.asarray(mean, dtype=np.float64), count.shape)
+    positive = means > 0
+    result = np.where(count <= 0, 1.0, 0.0)  # what a mean of 0 gives
+    if not positive.any():
+        return result
+    log_mean = np.log(np.where(positive, means, 1.0))
+    log_first = -means
 
     def log_ratio(k, rows: np.ndarray) -> np.ndarray:
-        return log_mean - np.log(k + 1.0) + np.zeros(rows.size)
+        return log_mean[rows] - np.log(k + 1.0)
 
-    return _upper_tail(count, log_first, log_ratio)
+    tail = _upper_tail(count, log_first, log_ratio)
+    return np.where(positive, tail, result)
 
 
 def _upper_tail(count: np.ndarray, log_first: np.ndarray, log_ratio) -> np.ndarray:
