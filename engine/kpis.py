@@ -12,7 +12,7 @@ the incidents *opened* that week unless said otherwise:
 - ``escalation_rate_l2`` (reached L2 or L3), ``escalation_rate_l3``, ``repeat_rate``,
   ``ping_pong_rate``, ``reopen_rate``: shares of the week's incidents;
 - ``open_at_week_end`` per assignment group: incidents opened before the week ended and
-  not resolved by then (the capacity view), and ``opened`` per assignment group.
+  not resolved by then (one resolved at the very end is not open) (the capacity view), and ``opened`` per assignment group.
 
 Each row carries the week's ``value``, the week before (``previous``), the ``change``
 and the whole ``trend`` (oldest first). Pure: frames in, a frame out.
@@ -157,7 +157,7 @@ def _workload_rows(
     open_counts = np.zeros((len(groups), weeks))
     for index in range(weeks):
         end = bounds[index + 1]
-        still_open = ((opened < end) & ~(resolved < end)).to_numpy()
+        still_open = ((opened < end) & ~(resolved <= end)).to_numpy()
         open_counts[:, index] = np.bincount(codes[still_open], minlength=len(groups))
     in_week = week >= 0
     opened_counts = np.bincount(

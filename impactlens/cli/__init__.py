@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from impactlens.cli import hotspots as _hotspots  # noqa: F401
 from impactlens.cli import ingest as _ingest  # noqa: F401  (registers the commands)
+from impactlens.cli import kpis as _kpis  # noqa: F401
 from impactlens.cli import map as _map  # noqa: F401
 from impactlens.cli import misprioritised as _misprioritised  # noqa: F401
 from impactlens.cli import score as _score  # noqa: F401
+from impactlens.cli import whatif as _whatif  # noqa: F401
 from impactlens.cli.app import app, err
 from impactlens.errors import ImpactlensError
 

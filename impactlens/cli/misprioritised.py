@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 
 from impactlens.cli.app import app, out
@@ -38,7 +39,12 @@ def misprioritised(
         ),
     ] = 2,
     top: Annotated[
-        int, typer.Option("--top", help="Show this many (most understated first).", min=1)
+        int,
+        typer.Option(
+            "--top",
+            help="Show this many understated incidents (most understated first); every overstated one is shown.",
+            min=1,
+        ),
     ] = 20,
     format: FormatOption = "table",
     incidents: IncidentsOption = None,
@@ -69,15 +75,17 @@ def misprioritised(
     table = data.facts.incidents
     opened_this_week = table[week_of(table["opened_at"], data.bounds) == 0]
     found = find_misprioritised(opened_this_week, data.model, as_of=data.as_of, min_gap=min_gap)
+    understated = found["direction"] == "understated"
+    shown = pd.concat([found[understated].head(top), found[~understated]], ignore_index=True)
     if format == "table":
-        understated = int((found["direction"] == "understated").sum())
         out.print(
             f"Week {data.week} ({data.timezone}): {len(opened_this_week):,} incidents opened; "
-            f"{understated} priorities understate their business impact, "
-            f"{len(found) - understated} overstate it."
+            f"{int(understated.sum())} priorities understate their business impact "
+            f"(the {min(top, int(understated.sum()))} most understated shown), "
+            f"{int((~understated).sum())} overstate it."
         )
         write_table(
-            found[list(_TABLE_COLUMNS)], format=format, title=f"Mis-prioritised {data.week}"
+            shown[list(_TABLE_COLUMNS)], format=format, title=f"Mis-prioritised {data.week}"
         )
     else:
-        write_table(found, format=format, title=f"Mis-prioritised {data.week}")
+        write_table(shown, format=format, title=f"Mis-prioritised {data.week}")
