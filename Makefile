@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.exposure --shape random
 	$(BIN)/python -m bench.scoring
 	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench.weekly
 
 clean:
 	rm -rf $(VENV) .impactlens .pytest_cache .hypothesis

@@ -1,0 +1,38 @@
+"""Smoke test of the weekly-job benchmark at tiny size (no timing assertions)."""
+
+from __future__ import annotations
+
+from bench.mapgen import generate_map_records
+from bench.weekly import generate_weekly_batch, main
+from engine.resolution import resolve_services
+from ingest.tiers import assign_support_tiers
+from service_map.build import build_service_map
+from store.frames import conform
+from store.schema import HISTORY_DTYPES, INCIDENT_DTYPES
+
+
+def test_the_generated_incidents_resolve_on_the_map_and_get_their_tiers_from_it():
+    records = generate_map_records(services=200, processes=20, edges=600, seed=1)
+    service_map = build_service_map(records)
+    batch = generate_weekly_batch(2_000, records, seed=1)
+    batch, rules = assign_support_tiers(batch, service_map=service_map)
+
+    for frame, dtypes in ((batch.incidents, INCIDENT_DTYPES), (batch.history, HISTORY_DTYPES)):
+        assert {name: str(dtype) for name, dtype in frame.dtypes.items()} == dtypes
+        conform(frame, dtypes, what="batch")  # nothing to convert or refuse
+    assert set(rules) == {"service map"}  # every group is named in the map's support_tiers
+    tiers = batch.incidents["support_tier"].value_counts(normalize=True)
+    assert 0.2 < tiers["L1"] < 0.8 and tiers["L3"] > 0.02
+    mapped = resolve_services(batch.incidents, service_map)["mapped"].mean()
+    assert 0.9 < mapped < 0.99  # 5% name a CI the map does not know
+
+
+def test_the_benchmark_runs_end_to_end_and_its_cross_check_passes(capsys, tmp_path):
+    argv = ["--quick", "--repeats", "1", "--no-memory", "--cache-dir", str(tmp_path)]
+    assert main(argv) == 0
+
+    printed = capsys.readouterr().out
+    assert "process_timelines" in printed and "full year" in printed
+    assert printed.count("  ok: ") == 4
+    assert "target weekly job / read" in printed
+    assert len(list(tmp_path.glob("weekly-*"))) == 4  # two CSVs, two Parquet files
