@@ -16,6 +16,8 @@ Pure: frames in, frames out.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import networkx as nx
 import numpy as np
 import pandas as pd
@@ -26,11 +28,11 @@ __all__ = [
     "ESCALATION_COLUMNS",
     "HANDOFF_COLUMNS",
     "PING_PONG_REASSIGNMENTS",
+    "AssignmentSteps",
     "assignment_steps",
     "escalation_facts",
     "handoff_graph",
     "handoffs",
-    "incident_keys",
     "ping_pong_loops",
 ]
 
@@ -69,19 +71,21 @@ def escalation_facts(incidents: pd.DataFrame, history: pd.DataFrame) -> pd.DataF
     """
     require_columns(incidents, (*_KEY, "support_tier"), where="escalation_facts")
     require_columns(history, _HISTORY_COLUMNS, where="escalation_facts history")
-    steps = assignment_steps(history)
-    keys = incident_keys(incidents)
-
-    moves = steps.groupby("key", sort=False).size() - 1
-    changes = moves.reindex(keys).fillna(0).to_numpy(dtype=np.int64)
-    counted = np.zeros(len(incidents), dtype=np.int64)
+    steps = assignment_steps(history, incidents)
+    count = len(incidents)
+    changes = np.maximum(np.bincount(steps.incident, minlength=count) - 1, 0)
+    counted = np.zeros(count, dtype=np.int64)
     if "reassignment_count" in incidents.columns:
         counted = pd.to_numeric(incidents["reassignment_count"]).fillna(0).to_numpy(np.int64)
     reassignments = np.maximum(changes, counted)
 
-    bounces = _bounces(steps)
-    first_bounce = bounces.drop_duplicates("key").set_index("key")["bounce"]
-    bounce = first_bounce.reindex(keys).astype("string").to_numpy()
+    at, low, high = _bounces(steps)
+    bounced, first = np.unique(steps.incident[at], return_index=True)
+    bounce = np.full(count, None, dtype=object)
+    bounce[bounced] = [
+        f"{steps.groups[a]} <-> {steps.groups[b]}"
+        for a, b in zip(low[first], high[first], strict=True)
+    ]
 
     tiers = incidents["support_tier"].astype("string").str.upper().map(_TIER_RANK)
     tier_rank = pd.to_numeric(tiers).fillna(1).to_numpy(dtype=np.int64)
@@ -110,18 +114,18 @@ def handoffs(history: pd.DataFrame) -> pd.DataFrame:
     """
     require_columns(history, _HISTORY_COLUMNS, where="handoffs")
     steps = assignment_steps(history)
-    following = steps["key"].shift(-1) == steps["key"]
+    following = np.flatnonzero(steps.incident[1:] == steps.incident[:-1])
+    if following.size == 0:
+        return pd.DataFrame({name: [] for name in HANDOFF_COLUMNS})
     pairs = pd.DataFrame(
         {
-            "key": steps["key"][following].to_numpy(),
-            "from_group": steps["assignment_group"][following].to_numpy(),
-            "to_group": steps["assignment_group"].shift(-1)[following].to_numpy(),
+            "incident": steps.incident[following],
+            "from_group": steps.groups[steps.group[following]],
+            "to_group": steps.groups[steps.group[following + 1]],
         }
     )
-    if pairs.empty:
-        return pd.DataFrame({name: [] for name in HANDOFF_COLUMNS})
     counted = pairs.groupby(["from_group", "to_group"]).agg(
-        handoffs=("key", "size"), incidents=("key", "nunique")
+        handoffs=("incident", "size"), incidents=("incident", "nunique")
     )
     counted = counted.reset_index().sort_values(
         ["handoffs", "from_group", "to_group"], ascending=[False, True, True], kind="stable"
@@ -149,14 +153,18 @@ def ping_pong_loops(history: pd.DataFrame) -> pd.DataFrame:
     [{'group_a': 'FW', 'group_b': 'Net', 'incidents': 2}]
     """
     require_columns(history, _HISTORY_COLUMNS, where="ping_pong_loops")
-    bounces = _bounces(assignment_steps(history))
-    if bounces.empty:
+    steps = assignment_steps(history)
+    at, low, high = _bounces(steps)
+    if at.size == 0:
         return pd.DataFrame({name: [] for name in PING_PONG_COLUMNS})
-    counted = (
-        bounces.drop_duplicates(["key", "group_a", "group_b"])
-        .groupby(["group_a", "group_b"])["key"]
-        .size()
+    bounces = pd.DataFrame(
+        {
+            "incident": steps.incident[at],
+            "group_a": steps.groups[low],
+            "group_b": steps.groups[high],
+        }
     )
+    counted = bounces.drop_duplicates().groupby(["group_a", "group_b"])["incident"].size()
     counted = counted.rename("incidents").reset_index()
     counted = counted.sort_values(
         ["incidents", "group_a", "group_b"], ascending=[False, True, True], kind="stable"
@@ -164,47 +172,73 @@ def ping_pong_loops(history: pd.DataFrame) -> pd.DataFrame:
     return counted.reset_index(drop=True)
 
 
-def incident_keys(frame: pd.DataFrame) -> pd.Series:
-    """``source`` and ``incident_id`` of each row joined into one text key."""
-    return frame["source"].astype("string") + "\x1f" + frame["incident_id"].astype("string")
+@dataclass(frozen=True)
+class AssignmentSteps:
+    """An assignment history as integer codes, consecutive repeats of a group dropped.
 
-
-def assignment_steps(history: pd.DataFrame) -> pd.DataFrame:
-    """History as ``key, assignment_group``, consecutive repeats of a group dropped.
-
-    Rows without a group are ignored. Each incident's rows keep their order; incidents are
-    brought together (stably) if the history interleaves them.
+    Step ``i`` is incident ``incident[i]`` assigned to ``groups[group[i]]``; an
+    incident's steps are consecutive and in their order. With `incidents` given to
+    `assignment_steps`, ``incident`` is a position in that frame; otherwise a code.
     """
-    steps = pd.DataFrame(
-        {
-            "key": incident_keys(history).to_numpy(),
-            "assignment_group": history["assignment_group"].astype("string").to_numpy(),
-        }
-    )
-    steps = steps[steps["assignment_group"].notna()]
-    if not steps["key"].is_monotonic_increasing:
-        steps = steps.sort_values("key", kind="stable")
-    same_as_before = (steps["key"] == steps["key"].shift()) & (
-        steps["assignment_group"] == steps["assignment_group"].shift()
-    )
-    return steps[~same_as_before.fillna(False)].reset_index(drop=True)
+
+    incident: np.ndarray
+    group: np.ndarray
+    groups: np.ndarray
 
 
-def _bounces(steps: pd.DataFrame) -> pd.DataFrame:
-    """Every A -> B -> A in `steps`: ``key``, ``group_a``, ``group_b``, ``bounce`` text."""
-    key, group = steps["key"], steps["assignment_group"]
-    two_on = key.shift(-2) == key
-    back = two_on & (group.shift(-2) == group)
-    back = back.fillna(False).to_numpy(dtype=bool)
-    first = group[back].to_numpy(dtype=object)
-    second = group.shift(-1)[back].to_numpy(dtype=object)
-    low = np.where(first <= second, first, second)
-    high = np.where(first <= second, second, first)
-    return pd.DataFrame(
-        {
-            "key": key[back].to_numpy(),
-            "group_a": low,
-            "group_b": high,
-            "bounce": pd.Series(low, dtype=object) + " <-> " + pd.Series(high, dtype=object),
-        }
+def assignment_steps(
+    history: pd.DataFrame, incidents: pd.DataFrame | None = None
+) -> AssignmentSteps:
+    """`history` as `AssignmentSteps` (of the `incidents` only, when given).
+
+    Rows without a group, and rows of incidents not in `incidents`, are ignored. Each
+    incident's rows keep their order; incidents are brought together (stably) if the
+    history interleaves them. Keys are matched as integer codes, never as joined text.
+    """
+    if incidents is None:
+        codes, _ = pd.factorize(
+            pd.MultiIndex.from_arrays([history["source"], history["incident_id"]])
+        )
+        incident = codes.astype(np.int64)
+    else:
+        incident = _positions(history, incidents)
+    group, groups = pd.factorize(history["assignment_group"].astype("string"))
+    keep = (incident >= 0) & (group >= 0)
+    incident, group = incident[keep], group[keep].astype(np.int64)
+    if incident.size > 1 and (np.diff(incident) < 0).any():
+        order = np.argsort(incident, kind="stable")
+        incident, group = incident[order], group[order]
+    repeat = np.zeros(incident.size, dtype=bool)
+    repeat[1:] = (incident[1:] == incident[:-1]) & (group[1:] == group[:-1])
+    return AssignmentSteps(
+        incident=incident[~repeat],
+        group=group[~repeat],
+        groups=np.asarray(groups, dtype=object),
     )
+
+
+def _positions(history: pd.DataFrame, incidents: pd.DataFrame) -> np.ndarray:
+    """Each history row's incident as a position in `incidents` (-1 if absent)."""
+    ids, id_names = pd.factorize(
+        pd.concat([incidents["incident_id"], history["incident_id"]], ignore_index=True).astype(
+            "string"
+        )
+    )
+    sources, _ = pd.factorize(
+        pd.concat([incidents["source"], history["source"]], ignore_index=True).astype("string")
+    )
+    combined = sources.astype(np.int64) * (len(id_names) + 1) + ids
+    count = len(incidents)
+    lookup = pd.Series(np.arange(count), index=combined[:count])
+    lookup = lookup[~lookup.index.duplicated()]
+    return lookup.reindex(combined[count:]).fillna(-1).to_numpy(dtype=np.int64)
+
+
+def _bounces(steps: AssignmentSteps) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every A -> B -> A: the step where it starts, and the two groups in name order."""
+    incident, group = steps.incident, steps.group
+    at = np.flatnonzero((incident[2:] == incident[:-2]) & (group[2:] == group[:-2]))
+    first, second = group[at], group[at + 1]
+    names = steps.groups
+    in_order = names[first] <= names[second] if at.size else np.zeros(0, dtype=bool)
+    return at, np.where(in_order, first, second), np.where(in_order, second, first)

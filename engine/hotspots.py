@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from engine.columns import require_columns
-from engine.escalation import assignment_steps, incident_keys
+from engine.escalation import assignment_steps
 from engine.rates import fit_gamma_prior, negative_binomial_tail, poisson_tail
 from engine.weeks import week_of
 
@@ -136,14 +136,15 @@ def repeat_flags(keys: pd.Series, opened_at: pd.Series, *, repeat_days: float) -
     >>> repeat_flags(pd.Series(["a", "a", "a"]), opened, repeat_days=14).tolist()
     [False, True, False]
     """
-    frame = pd.DataFrame({"key": keys.to_numpy(), "opened": pd.to_datetime(opened_at, utc=True)})
-    frame["row"] = np.arange(len(frame))
-    frame = frame.sort_values(["key", "opened"], kind="stable")
-    same_key = frame["key"].to_numpy() == frame["key"].shift().to_numpy()
-    gap = frame["opened"].diff().to_numpy()
-    within = same_key & (gap <= np.timedelta64(int(repeat_days * 86_400_000_000), "us"))
-    flags = np.zeros(len(frame), dtype=bool)
-    flags[frame["row"].to_numpy()] = within
+    codes, _ = pd.factorize(keys)
+    opened = pd.to_datetime(opened_at, utc=True).to_numpy(dtype="datetime64[us]").view(np.int64)
+    order = np.lexsort((opened, codes))
+    same_key = codes[order][1:] == codes[order][:-1]
+    gap = np.diff(opened[order])
+    within = np.zeros(order.size, dtype=bool)
+    within[1:] = same_key & (gap <= int(repeat_days * 86_400_000_000))
+    flags = np.zeros(order.size, dtype=bool)
+    flags[order] = within
     return flags
 
 
@@ -162,7 +163,8 @@ def find_hotspots(
     ----------
     incidents : DataFrame
         `HOTSPOT_INPUT_COLUMNS` (the escalation facts of `engine.escalation`, the score of
-        `engine.impact`, ``key`` from `hotspot_keys`). Incidents opened up to
+        `engine.impact`, ``key`` from `hotspot_keys`; optionally ``repeat``, the
+        `repeat_flags` of that key with ``rules.repeat_days``). Incidents opened up to
         ``repeat_days`` before ``bounds[0]`` count only as earlier incidents for repeats.
     bounds : DatetimeIndex
         ``baseline_weeks + 2`` week boundaries (`engine.weeks.week_bounds`); the last week
@@ -184,7 +186,12 @@ def find_hotspots(
             f"bounds has {len(bounds)} moments; baseline_weeks={rules.baseline_weeks} "
             f"needs {weeks + 1}"
         )
-    repeat = repeat_flags(incidents["key"], incidents["opened_at"], repeat_days=rules.repeat_days)
+    if "repeat" in incidents.columns:  # already worked out for this key and these rules
+        repeat = incidents["repeat"].to_numpy(dtype=bool)
+    else:
+        repeat = repeat_flags(
+            incidents["key"], incidents["opened_at"], repeat_days=rules.repeat_days
+        )
     week = week_of(incidents["opened_at"], bounds)
     in_range = np.flatnonzero(week >= 0)
     codes, keys = pd.factorize(incidents["key"].fillna(_NONE).to_numpy()[in_range])
@@ -332,19 +339,13 @@ def _top_handoffs(
     result = np.full(present.size, None, dtype=object)
     if history is None or history.empty:
         return result
-    code_of_key = pd.Series(codes, index=incident_keys(incidents.iloc[window]).to_numpy())
-    code_of_key = code_of_key[~code_of_key.index.duplicated()]
-    steps = assignment_steps(history)
-    steps = steps.assign(code=code_of_key.reindex(steps["key"].to_numpy()).to_numpy())
-    following = (steps["key"].shift(-1) == steps["key"]) & steps["code"].notna()
+    steps = assignment_steps(history, incidents.iloc[window])  # positions in the window
+    following = np.flatnonzero(steps.incident[1:] == steps.incident[:-1])
+    names = steps.groups
     pairs = pd.DataFrame(
         {
-            "code": steps["code"][following].astype(np.int64).to_numpy(),
-            "handoff": (
-                steps["assignment_group"][following]
-                + " -> "
-                + steps["assignment_group"].shift(-1)[following]
-            ).to_numpy(),
+            "code": codes[steps.incident[following]],
+            "handoff": names[steps.group[following]] + " -> " + names[steps.group[following + 1]],
         }
     )
     if pairs.empty:

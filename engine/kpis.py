@@ -113,7 +113,9 @@ def _business_critical(
     if pairs is None or pairs.empty or not criticality:
         return critical
     require_columns(pairs, ("row", "process_id", "impact_minutes"), where="kpi_scorecard pairs")
-    level = pairs["process_id"].astype(object).map(dict(criticality)).to_numpy(dtype=np.float64)
+    codes, processes = pd.factorize(pairs["process_id"])
+    levels = np.array([criticality.get(str(p), np.nan) for p in processes], dtype=np.float64)
+    level = levels[codes] if codes.size else np.zeros(0)
     hurt = (pairs["impact_minutes"].to_numpy() > 0) & (level <= critical_criticality)
     critical[pairs["row"].to_numpy(dtype=np.int64)[hurt]] = True
     return critical
