@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT ?= .impactlens/demo
+WEEKLY := --map fixtures/service_map.yaml --incidents fixtures/incidents.csv \
+	--history fixtures/assignment_history.csv --as-of 2026-11-23T00:00:00Z
 
 export DO_NOT_TRACK := 1
 export PREFECT_HOME ?= $(CURDIR)/.impactlens/prefect
@@ -31,7 +33,9 @@ demo: $(STAMP)
 	$(BIN)/impactlens map check fixtures/service_map.yaml --incidents fixtures/incidents.csv
 	$(BIN)/impactlens score --map fixtures/service_map.yaml --incidents fixtures/incidents.csv \
 		--out $(OUT) --as-of 2026-11-23T00:00:00Z
-	@echo "Demo output is in $(OUT)/ (incident_scores.csv, process_impacts.csv, rejected.csv)"
+	$(BIN)/impactlens hotspots --week 2026-W47 --top 5 $(WEEKLY)
+	$(BIN)/impactlens kpis --week 2026-W47 --format csv $(WEEKLY) > $(OUT)/kpis.csv
+	@echo "Demo output is in $(OUT)/ (incident_scores.csv, process_impacts.csv, rejected.csv, kpis.csv)"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
