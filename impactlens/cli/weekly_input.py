@@ -215,7 +215,9 @@ def write_table(frame: pd.DataFrame, *, format: str, title: str) -> None:
     """`frame` to stdout as a Rich table, CSV or JSON records."""
     check_format(format)
     if format == "csv":
-        out.file.write(frame.to_csv(index=False, float_format="%.4g"))
+        # Plain decimals (no 1.6e+04), lists (KPI trends) as "a|b|c".
+        frame = frame.round(4).apply(_joined_lists)
+        out.file.write(frame.to_csv(index=False))
         return
     if format == "json":
         records = [
@@ -230,6 +232,15 @@ def write_table(frame: pd.DataFrame, *, format: str, title: str) -> None:
     for row in frame.itertuples(index=False):
         table.add_row(*(_cell(value) for value in row))
     out.print(table)
+
+
+def _joined_lists(column: pd.Series) -> pd.Series:
+    """A column of lists of numbers as ``a|b|c`` text (other columns as they are)."""
+    if not column.map(lambda value: isinstance(value, list)).any():
+        return column
+    return column.map(
+        lambda values: "|".join(f"{value:.4f}".rstrip("0").rstrip(".") for value in values)
+    )
 
 
 def _json_value(value):
