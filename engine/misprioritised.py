@@ -39,7 +39,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.columns import require_columns
-from engine.impact import SCORING_INPUT_COLUMNS, ImpactModel, explain, process_impacts
+from engine.impact import (
+    SCORING_INPUT_COLUMNS,
+    ImpactModel,
+    _node_rows,
+    _text_column,
+    explain,
+    process_impacts,
+)
 from impactlens.errors import InvalidIncidentsError
 
 __all__ = [
@@ -152,7 +159,7 @@ def misprioritised(
     if min_gap < 1:
         raise ValueError(f"min_gap must be at least 1, got {min_gap}")
     priority = _priorities(incidents["priority"])
-    nodes = _node_rows(incidents["service_id"], model)
+    nodes = _node_rows(incidents["service_id"], model.exposure)
     if pairs is None:
         pairs = process_impacts(incidents, model, as_of=as_of)
         pair_incident = _computed_pair_rows(nodes, model)
@@ -214,14 +221,6 @@ def misprioritised(
     )
 
 
-def _text_column(values: pd.Series, rows: np.ndarray) -> pd.api.extensions.ExtensionArray:
-    """`values` at `rows`; text as ``str``, as in the other engine frames."""
-    array = values.array.take(rows)
-    if isinstance(array.dtype, pd.StringDtype):
-        return array.astype("str")
-    return array
-
-
 def _priorities(values: pd.Series) -> np.ndarray:
     """Priorities as int64, each 1-5."""
     if values.isna().any():
@@ -233,14 +232,6 @@ def _priorities(values: pd.Series) -> np.ndarray:
             f"priority must be 1-5, got {sorted(set(levels[bad].tolist()))[:5]}"
         )
     return levels
-
-
-def _node_rows(service_ids: pd.Series, model: ImpactModel) -> np.ndarray:
-    """Exposure-table row per incident; -1 where the service is missing or unknown."""
-    codes, uniques = pd.factorize(service_ids.astype("string"), use_na_sentinel=True)
-    positions = model.exposure.node_positions
-    unique_rows = np.array([positions.get(str(u), _NONE) for u in uniques] + [_NONE])
-    return unique_rows[np.where(codes >= 0, codes, len(uniques))]
 
 
 def _computed_pair_rows(nodes: np.ndarray, model: ImpactModel) -> np.ndarray:

@@ -75,10 +75,18 @@ INCIDENT_DEFAULTS: dict[str, Any] = {
 }
 
 
+def base_records() -> dict[str, Any]:
+    """A fresh copy of the base map's records, to change before building."""
+    return copy.deepcopy(BASE_RECORDS)
+
+
 def build_map(**overrides: Any) -> ServiceMap:
-    """The base map with top-level keys replaced (``services=[...]``, ``scoring={...}``)."""
-    records = copy.deepcopy(BASE_RECORDS)
-    records.update(copy.deepcopy(overrides))
+    """The base map with top-level keys replaced (``services=[...]``, ``scoring={...}``)
+    or sections extended (``extend_services=[...]``, ``extend_dependencies=[...]``)."""
+    records = base_records()
+    for key, value in copy.deepcopy(overrides).items():
+        section = key.removeprefix("extend_")
+        records[section] = [*records.get(section, []), *value] if section != key else value
     return build_service_map(records)
 
 
@@ -112,6 +120,12 @@ def _columns(records: list[dict[str, Any]]) -> list[str]:
 def make_map() -> Callable[..., ServiceMap]:
     """``make_map(**overrides) -> ServiceMap``; see `build_map`."""
     return build_map
+
+
+@pytest.fixture(scope="session", name="base_records")
+def base_records_fixture() -> Callable[[], dict[str, Any]]:
+    """``base_records() -> dict``: a fresh copy of the base map's records."""
+    return base_records
 
 
 @pytest.fixture(scope="session")

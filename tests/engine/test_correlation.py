@@ -42,17 +42,6 @@ AS_OF = pd.Timestamp("2026-11-20T00:00:00Z")
 WEEK = pd.DatetimeIndex(["2026-11-02T00:00:00Z", "2026-11-09T00:00:00Z"])
 TWO_WEEKS = pd.DatetimeIndex(["2026-11-02", "2026-11-09", "2026-11-16"], tz="UTC")
 
-# Sections of the base map (tests/conftest.py), for overrides that extend them.
-BASE_SERVICES = [
-    {"id": "pay-api", "name": "Payments API"},
-    {"id": "web", "name": "Web shop"},
-    {"id": "hr-app", "name": "HR application"},
-]
-BASE_DEPENDENCIES = [
-    {"from": "web", "to": "pay-api"},
-    {"from": "hr-app", "to": "pay-api", "weight": 0.4},
-]
-
 
 def on_monday(service: str | None, opened: str, resolved: str | None, priority: int, **extra: Any):
     """An incident row on Monday 2026-11-02, times given as HH:MM (UTC)."""
@@ -323,8 +312,7 @@ def test_missing_columns_are_named(make_map):
 def pair_map(make_map, *, min_up: int = 1):
     """web depends on group db (db-a, db-b), so exposure(db, order-to-cash) = 1.0."""
     return make_map(
-        services=[
-            *BASE_SERVICES,
+        extend_services=[
             {"id": "db-a", "name": "DB node A"},
             {"id": "db-b", "name": "DB node B"},
             {
@@ -335,7 +323,7 @@ def pair_map(make_map, *, min_up: int = 1):
                 "min_up": min_up,
             },
         ],
-        dependencies=[*BASE_DEPENDENCIES, {"from": "web", "to": "db"}],
+        extend_dependencies=[{"from": "web", "to": "db"}],
     )
 
 
@@ -429,8 +417,7 @@ def test_group_of_two_with_min_up_two_fails_with_any_member(make_map, make_incid
 def triple_map(make_map):
     """web depends on pool (n1, n2, n3; min_up 2): k = 3 - 2 + 1 = 2 must fail."""
     return make_map(
-        services=[
-            *BASE_SERVICES,
+        extend_services=[
             {"id": "n1", "name": "Node 1"},
             {"id": "n2", "name": "Node 2"},
             {"id": "n3", "name": "Node 3"},
@@ -442,7 +429,7 @@ def triple_map(make_map):
                 "min_up": 2,
             },
         ],
-        dependencies=[*BASE_DEPENDENCIES, {"from": "web", "to": "pool"}],
+        extend_dependencies=[{"from": "web", "to": "pool"}],
     )
 
 
@@ -520,8 +507,7 @@ def test_no_groups_or_no_outage_keeps_the_columns(make_map, make_incidents):
 
 def test_outages_are_ordered_by_group_then_start(make_map, make_incidents):
     service_map = make_map(
-        services=[
-            *BASE_SERVICES,
+        extend_services=[
             {"id": "a1", "name": "a1"},
             {"id": "a2", "name": "a2"},
             {"id": "z1", "name": "z1"},
@@ -565,12 +551,10 @@ def chain_map(make_map):
     app-a's providers: app-a (0 hops), mid-a (1), core (2); app-b's likewise.
     """
     return make_map(
-        services=[
-            *BASE_SERVICES,
+        extend_services=[
             *({"id": s, "name": s} for s in ("core", "mid-a", "mid-b", "app-a", "app-b")),
         ],
-        dependencies=[
-            *BASE_DEPENDENCIES,
+        extend_dependencies=[
             {"from": "mid-a", "to": "core"},
             {"from": "mid-b", "to": "core"},
             {"from": "app-a", "to": "mid-a"},

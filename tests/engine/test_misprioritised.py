@@ -19,7 +19,6 @@ processes' hours. 2026-11-07 is a Saturday.
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import hypothesis.strategies as st
@@ -40,35 +39,6 @@ from service_map.load import load_service_map
 AS_OF = pd.Timestamp("2026-11-20T00:00:00Z")
 SATURDAY = {"opened_at": "2026-11-07T10:00:00Z", "resolved_at": "2026-11-07T14:00:00Z"}
 
-# Sections of the base map (tests/conftest.py), for overrides that extend or change them.
-BASE_PROCESSES = [
-    {
-        "id": "order-to-cash",
-        "name": "Order to cash",
-        "criticality": 1,
-        "value_per_hour": 6000,
-        "hours": "24x7",
-        "timezone": "UTC",
-    },
-    {
-        "id": "payroll",
-        "name": "Payroll",
-        "criticality": 2,
-        "value_per_hour": 1200,
-        "hours": "mon-fri 09:00-17:00",
-        "timezone": "UTC",
-    },
-]
-BASE_SERVICES = [
-    {"id": "pay-api", "name": "Payments API"},
-    {"id": "web", "name": "Web shop"},
-    {"id": "hr-app", "name": "HR application"},
-]
-BASE_DEPENDENCIES = [
-    {"from": "web", "to": "pay-api"},
-    {"from": "hr-app", "to": "pay-api", "weight": 0.4},
-]
-
 
 def flagged(frame: pd.DataFrame, service_map, **options) -> pd.DataFrame:
     out = misprioritised(frame, build_impact_model(service_map), as_of=AS_OF, **options)
@@ -82,18 +52,17 @@ def by_id(out: pd.DataFrame) -> dict[str, dict]:
     return {row["incident_id"]: row for row in out.to_dict("records")}
 
 
-def processes(**changes: dict) -> list[dict]:
+def processes(base_records, **changes: dict) -> list[dict]:
     """The base processes with some fields changed, by process id."""
-    records = copy.deepcopy(BASE_PROCESSES)
+    records = base_records()["business_processes"]
     for record in records:
         record.update(changes.get(record["id"].replace("-", "_"), {}))
     return records
 
 
-def with_intranet(**overrides) -> dict:
+def with_intranet() -> dict:
     """Map overrides adding `intranet`, a service that serves no business process."""
-    services = [*BASE_SERVICES, {"id": "intranet", "name": "Intranet"}]
-    return {"services": services, **overrides}
+    return {"extend_services": [{"id": "intranet", "name": "Intranet"}]}
 
 
 # --------------------------------------------------------------------------- understated
@@ -118,9 +87,9 @@ def test_p4_on_a_hard_supporter_of_a_criticality_1_process_in_its_hours(make_map
     pd.testing.assert_frame_equal(frame, snapshot)  # the input is not touched
 
 
-def test_outside_the_process_hours_is_one_level_less_urgent(make_map, make_incidents):
+def test_outside_the_process_hours_is_one_level_less_urgent(make_map, make_incidents, base_records):
     office_o2c = make_map(
-        business_processes=processes(order_to_cash={"hours": "mon-fri 09:00-17:00"})
+        business_processes=processes(base_records, order_to_cash={"hours": "mon-fri 09:00-17:00"})
     )
     frame = make_incidents([{"incident_id": "SAT", "service_id": "web", "priority": 4, **SATURDAY}])
     # Saturday: 0 business minutes -> 1 + 0 + 1 = 2; gap 4 - 2 = 2
@@ -170,8 +139,12 @@ def test_soft_exposure_half_suggests_p2_and_says_so(make_map, make_incidents):
     assert "at exposure 0.5 (web -> order-to-cash (x0.5))" in row["reason"]
 
 
-def test_criticality_3_process_suggests_p3_so_a_p4_is_not_flagged(make_map, make_incidents):
-    service_map = make_map(business_processes=processes(order_to_cash={"criticality": 3}))
+def test_criticality_3_process_suggests_p3_so_a_p4_is_not_flagged(
+    make_map, make_incidents, base_records
+):
+    service_map = make_map(
+        business_processes=processes(base_records, order_to_cash={"criticality": 3})
+    )
     frame = make_incidents(
         [
             {"incident_id": "P4", "service_id": "web", "priority": 4},  # 3 + 0 + 0 = 3: gap 1
@@ -218,9 +191,9 @@ def test_a_multi_process_incident_takes_its_most_urgent_pair(make_map, make_inci
     assert (base["PAY"]["suggested_priority"], base["PAY"]["process_id"]) == (1, "order-to-cash")
 
 
-def test_ties_go_to_more_business_minutes_then_map_order(make_map, make_incidents):
+def test_ties_go_to_more_business_minutes_then_map_order(make_map, make_incidents, base_records):
     # payroll listed first and made criticality 1; web serves both processes hard.
-    records = processes(payroll={"criticality": 1})
+    records = processes(base_records, payroll={"criticality": 1})
     service_map = make_map(
         business_processes=[records[1], records[0]],
         supports=[
@@ -285,8 +258,7 @@ def test_a_lone_redundancy_group_member_is_not_called_overstated(make_map, make_
     # db-a alone leaves db-orders up (2 members, min_up 1): exposure 0 everywhere, yet it
     # reaches order-to-cash through the group; a P1 there may be a concurrent failure.
     service_map = make_map(
-        services=[
-            *BASE_SERVICES,
+        extend_services=[
             {"id": "db-a", "name": "DB A"},
             {"id": "db-b", "name": "DB B"},
             {
@@ -297,7 +269,7 @@ def test_a_lone_redundancy_group_member_is_not_called_overstated(make_map, make_
                 "min_up": 1,
             },
         ],
-        dependencies=[*BASE_DEPENDENCIES, {"from": "web", "to": "db-orders"}],
+        extend_dependencies=[{"from": "web", "to": "db-orders"}],
     )
     frame = make_incidents(
         [
