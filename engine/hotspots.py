@@ -163,8 +163,7 @@ def find_hotspots(
     ----------
     incidents : DataFrame
         `HOTSPOT_INPUT_COLUMNS` (the escalation facts of `engine.escalation`, the score of
-        `engine.impact`, ``key`` from `hotspot_keys`; optionally ``repeat``, the
-        `repeat_flags` of that key with ``rules.repeat_days``). Incidents opened up to
+        `engine.impact`, ``key`` from `hotspot_keys`). Incidents opened up to
         ``repeat_days`` before ``bounds[0]`` count only as earlier incidents for repeats.
     bounds : DatetimeIndex
         ``baseline_weeks + 2`` week boundaries (`engine.weeks.week_bounds`); the last week
