@@ -68,9 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.baseline_sample is None and args.shape == "random":
         args.baseline_sample = 1000
 
-    from engine.exposure import compute_exposure
-    from service_map.build import build_service_map
-    from service_map.graph import impact_graph
+    from impactlens.engine.exposure import compute_exposure
+    from impactlens.service_map.build import build_service_map
+    from impactlens.service_map.graph import impact_graph
 
     start = time.perf_counter()
     generate = generate_map_records if args.shape == "layered" else generate_random_map_records

@@ -34,10 +34,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
+from impactlens.ingest.batch import HISTORY_COLUMNS, INCIDENT_COLUMNS, REJECTED_COLUMNS, IngestBatch
 
 from bench.common import best_of, mebibytes, print_table, seconds, target_line
 from bench.mapgen import REPO_ROOT
-from ingest.batch import HISTORY_COLUMNS, INCIDENT_COLUMNS, REJECTED_COLUMNS, IngestBatch
 
 TARGET_RATIO = 5.0
 FULL_ROWS = 1_000_000
@@ -181,9 +181,8 @@ def write_csv(batch: IngestBatch, rows: int, seed: int, folder: Path = CACHE_DIR
 
 def _postgres_reason() -> str | None:
     """Why PostgreSQL cannot be used, or None when it answers."""
+    from impactlens.store import create_engine_for
     from sqlalchemy import text
-
-    from store import create_engine_for
 
     try:
         engine = create_engine_for(POSTGRES_URL, connect_args={"connect_timeout": 3})
@@ -205,9 +204,8 @@ class Target:
         self._schemas: list[str] = []
 
     def fresh(self):  # type: ignore[no-untyped-def]
+        from impactlens.store import create_engine_for, upgrade_database
         from sqlalchemy import text
-
-        from store import create_engine_for, upgrade_database
 
         number = len(self.engines)
         if self.kind == "sqlite":
@@ -229,9 +227,8 @@ class Target:
         return engine
 
     def close(self) -> None:
+        from impactlens.store import create_engine_for
         from sqlalchemy import text
-
-        from store import create_engine_for
 
         for engine in self.engines:
             engine.dispose()  # type: ignore[attr-defined]
@@ -248,7 +245,7 @@ def _time_target(
     kind: str, batch: IngestBatch, later: IngestBatch, repeats: int
 ) -> list[tuple[str, float, int]]:
     """(label, best seconds, incidents) for the first load, a re-ingest and an update."""
-    from store import save_batch
+    from impactlens.store import save_batch
 
     target = Target(kind)
     try:
@@ -297,7 +294,7 @@ def _child(mode: str, rows: int, seed: int) -> None:
     batch = generate_batch(rows, seed)
     if mode == "generate":
         return
-    from store import save_batch
+    from impactlens.store import save_batch
 
     target = Target(mode)
     try:

@@ -60,9 +60,9 @@ def _map_and_csv(size: dict[str, int], seed: int):
 
 def run_pipeline(path, model, as_of: pd.Timestamp, timings: dict[str, float] | None = None):
     """What `impactlens score` does before writing: returns (resolved, scores, rejected)."""
-    from engine.impact import score_incidents
-    from engine.resolution import resolve_services
-    from ingest.canonical import parse_canonical_incidents, read_canonical_csv
+    from impactlens.engine.impact import score_incidents
+    from impactlens.engine.resolution import resolve_services
+    from impactlens.ingest.canonical import parse_canonical_incidents, read_canonical_csv
 
     def timed(name, func, *args, **kwargs):
         start = time.perf_counter()
@@ -87,8 +87,8 @@ def _child(mode: str, quick: bool, seed: int) -> None:
     if mode == "read":
         pd.read_csv(path, engine="pyarrow")
         return
-    from engine.impact import build_impact_model, process_impacts
-    from service_map.build import build_service_map
+    from impactlens.engine.impact import build_impact_model, process_impacts
+    from impactlens.service_map.build import build_service_map
 
     as_of = pd.Timestamp(INCIDENTS_AS_OF)
     model = build_impact_model(build_service_map(records))
@@ -133,8 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         _child(args.child, args.quick, args.seed)
         return 0
 
-    from engine.impact import build_impact_model, process_impacts
-    from service_map.build import build_service_map
+    from impactlens.engine.impact import build_impact_model, process_impacts
+    from impactlens.service_map.build import build_service_map
 
     size = _size(args.quick)
     start = time.perf_counter()

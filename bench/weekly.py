@@ -53,6 +53,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+from impactlens.ingest.batch import IngestBatch
 
 from bench.common import mebibytes, print_table, seconds, target_line
 from bench.ingest import generate_batch
@@ -63,7 +64,6 @@ from bench.mapgen import (
     generate_map_records,
     map_edge_count,
 )
-from ingest.batch import IngestBatch
 
 TARGET_RATIO = 1.0
 FULL = {"services": 3_000, "processes": 300, "edges": 9_000, "incidents": 1_000_000}
@@ -227,7 +227,7 @@ def prepare_inputs(
     size: dict[str, int], seed: int, records: dict[str, Any], service_map, folder: Path
 ) -> Inputs:
     """Generate (unless cached) and write the incidents and history, as CSV and Parquet."""
-    from ingest.tiers import assign_support_tiers
+    from impactlens.ingest.tiers import assign_support_tiers
 
     inputs = Inputs.of(size, seed, folder)
     if inputs.all_exist():
@@ -251,8 +251,8 @@ def prepare_inputs(
 
 def load_frames(inputs: Inputs) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The incidents and history frames, in the store's canonical dtypes."""
-    from store.frames import conform
-    from store.schema import HISTORY_DTYPES, INCIDENT_DTYPES
+    from impactlens.store.frames import conform
+    from impactlens.store.schema import HISTORY_DTYPES, INCIDENT_DTYPES
 
     incidents = pd.read_parquet(inputs.incidents_parquet)
     history = pd.read_parquet(inputs.history_parquet)
@@ -316,9 +316,10 @@ def run_job(
     With `select`, only the incidents the week needs (and their history) are analysed;
     otherwise all of them.
     """
-    from engine.facts import incident_facts
-    from engine.hotspots import HotspotRules, find_hotspots, hotspot_keys
-    from engine.weeks import week_bounds
+    from impactlens.engine.facts import incident_facts
+    from impactlens.engine.hotspots import HotspotRules, find_hotspots, hotspot_keys
+    from impactlens.engine.weeks import week_bounds
+
     from impactlens.cli.kpis import REPEAT_DAYS
 
     def timed(name: str, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -373,9 +374,10 @@ def run_job(
 
 def _scorecard(facts, model, bounds: pd.DatetimeIndex, as_of: pd.Timestamp, timed):
     """`impactlens.cli.kpis.weekly_scorecard`, stage by stage (the cross-check compares)."""
-    from engine.hotspots import hotspot_keys, repeat_flags
-    from engine.kpis import kpi_scorecard
-    from engine.timelines import process_timelines
+    from impactlens.engine.hotspots import hotspot_keys, repeat_flags
+    from impactlens.engine.kpis import kpi_scorecard
+    from impactlens.engine.timelines import process_timelines
+
     from impactlens.cli.kpis import REPEAT_DAYS
 
     table = facts.incidents
@@ -525,9 +527,9 @@ def cross_check(
 
 def _child(mode: str, quick: bool, seed: int, folder: Path) -> None:
     """Body of a memory-measuring child: load the frames, maybe run a job, and exit."""
-    from engine.impact import build_impact_model
-    from engine.weeks import last_complete_week
-    from service_map.build import build_service_map
+    from impactlens.engine.impact import build_impact_model
+    from impactlens.engine.weeks import last_complete_week
+    from impactlens.service_map.build import build_service_map
 
     size = _size(quick)
     model = build_impact_model(build_service_map(_map_records(size, seed)))
@@ -589,10 +591,11 @@ def main(argv: list[str] | None = None) -> int:
         _child(args.child, args.quick, args.seed, args.cache_dir)
         return 0
 
-    from engine.impact import build_impact_model
-    from engine.weeks import last_complete_week
+    from impactlens.engine.impact import build_impact_model
+    from impactlens.engine.weeks import last_complete_week
+    from impactlens.service_map.build import build_service_map
+
     from impactlens.cli.kpis import TREND_WEEKS
-    from service_map.build import build_service_map
 
     size = _size(args.quick)
     start = time.perf_counter()

@@ -1,14 +1,14 @@
 """Pure analytics: exposure, business minutes, resolution, impact scoring, correlation,
 timelines, escalation hotspots, KPIs, mis-prioritised incidents and what-if."""
 
-from engine.business_minutes import business_minutes
-from engine.columns import require_columns
-from engine.correlation import group_outages, likely_common_causes
-from engine.escalation import escalation_facts, handoff_graph, handoffs, ping_pong_loops
-from engine.exposure import ExposureTable, PathStep, compute_exposure
-from engine.facts import IncidentFacts, incident_facts
-from engine.hotspots import HotspotRules, find_hotspots, hotspot_keys, repeat_flags
-from engine.impact import (
+from impactlens.engine.business_minutes import business_minutes
+from impactlens.engine.columns import require_columns
+from impactlens.engine.correlation import group_outages, likely_common_causes
+from impactlens.engine.escalation import escalation_facts, handoff_graph, handoffs, ping_pong_loops
+from impactlens.engine.exposure import ExposureTable, PathStep, compute_exposure
+from impactlens.engine.facts import IncidentFacts, incident_facts
+from impactlens.engine.hotspots import HotspotRules, find_hotspots, hotspot_keys, repeat_flags
+from impactlens.engine.impact import (
     INCIDENT_SCORE_COLUMNS,
     PROCESS_IMPACT_COLUMNS,
     ImpactModel,
@@ -17,12 +17,12 @@ from engine.impact import (
     process_impacts,
     score_incidents,
 )
-from engine.kpis import kpi_scorecard
-from engine.misprioritised import misprioritised
-from engine.resolution import resolve_services
-from engine.timelines import process_timelines
-from engine.weeks import last_complete_week, parse_week, week_bounds, week_of
-from engine.whatif import compare_timelines, whatif_map, whatif_without
+from impactlens.engine.kpis import kpi_scorecard
+from impactlens.engine.misprioritised import misprioritised
+from impactlens.engine.resolution import resolve_services
+from impactlens.engine.timelines import process_timelines
+from impactlens.engine.weeks import last_complete_week, parse_week, week_bounds, week_of
+from impactlens.engine.whatif import compare_timelines, whatif_map, whatif_without
 
 __all__ = [
     "INCIDENT_SCORE_COLUMNS",

@@ -14,8 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from service_map.hours import WeeklyHours
+from impactlens.service_map.hours import WeeklyHours
 
 __all__ = ["business_minutes", "cumulative_business_minutes"]
 
@@ -58,7 +57,7 @@ def business_minutes(opened_at: Any, ended_at: Any, hours: WeeklyHours) -> np.nd
 
     Examples
     --------
-    >>> from service_map.hours import weekly_hours
+    >>> from impactlens.service_map.hours import weekly_hours
     >>> office = weekly_hours("mon-fri 09:00-17:00", "UTC")
     >>> opened = pd.to_datetime(["2026-11-20 16:00", "2026-11-21 10:00"])  # Fri, Sat
     >>> ended = pd.to_datetime(["2026-11-23 10:00", "2026-11-21 12:30"])   # Mon, Sat
@@ -112,7 +111,7 @@ def cumulative_business_minutes(times: Any, hours: WeeklyHours) -> np.ndarray:
 
     Examples
     --------
-    >>> from service_map.hours import weekly_hours
+    >>> from impactlens.service_map.hours import weekly_hours
     >>> office = weekly_hours("mon-fri 09:00-17:00")
     >>> times = pd.to_datetime(["2026-11-20 16:00", "2026-11-20 18:00", "2026-11-23 10:00"])
     >>> cumulative_business_minutes(times, office)

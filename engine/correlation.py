@@ -26,12 +26,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-
-from engine.columns import require_columns
-from engine.impact import SCORING_INPUT_COLUMNS, ImpactModel, _node_rows, _severity
-from engine.intervals import MINUTE, counted_interval, max_over_ranges, utc_stamps
-from engine.propagation import concatenated_ranges
-from engine.rates import poisson_tail
+from impactlens.engine.columns import require_columns
+from impactlens.engine.impact import SCORING_INPUT_COLUMNS, ImpactModel, _node_rows, _severity
+from impactlens.engine.intervals import MINUTE, counted_interval, max_over_ranges, utc_stamps
+from impactlens.engine.propagation import concatenated_ranges
+from impactlens.engine.rates import poisson_tail
 
 __all__ = [
     "COMMON_CAUSE_COLUMNS",
@@ -82,8 +81,8 @@ def group_outages(
     Two database nodes, either of which is enough (``min_up: 1``); both down together
     for 30 minutes. The group takes the 2nd largest member severity, P2's 0.6:
 
-    >>> from service_map.build import build_service_map
-    >>> from engine.impact import build_impact_model
+    >>> from impactlens.service_map.build import build_service_map
+    >>> from impactlens.engine.impact import build_impact_model
     >>> m = build_service_map({"version": 1,
     ...     "business_processes": [{"id": "sales", "criticality": 1}],
     ...     "services": [{"id": "db-a"}, {"id": "db-b"}, {"id": "shop"},
@@ -261,8 +260,8 @@ def likely_common_causes(
     A shop and a back office both use the payments API; their incidents open 10 minutes
     apart:
 
-    >>> from service_map.build import build_service_map
-    >>> from engine.impact import build_impact_model
+    >>> from impactlens.service_map.build import build_service_map
+    >>> from impactlens.engine.impact import build_impact_model
     >>> m = build_service_map({"version": 1,
     ...     "business_processes": [{"id": "sales", "criticality": 1}],
     ...     "services": [{"id": "pay"}, {"id": "shop"}, {"id": "office"}],

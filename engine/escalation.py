@@ -21,8 +21,7 @@ from dataclasses import dataclass
 import networkx as nx
 import numpy as np
 import pandas as pd
-
-from engine.columns import require_columns
+from impactlens.engine.columns import require_columns
 
 __all__ = [
     "ESCALATION_COLUMNS",

@@ -23,8 +23,15 @@ from dataclasses import dataclass, field
 import networkx as nx
 import numpy as np
 import pandas as pd
+from impactlens.engine.propagation import (
+    NO_HOP,
+    Edges,
+    Groups,
+    SparseRows,
+    Walk,
+    concatenated_ranges,
+)
 
-from engine.propagation import NO_HOP, Edges, Groups, SparseRows, Walk, concatenated_ranges
 from impactlens.errors import UnknownServiceError
 
 __all__ = ["NO_HOP", "ExposureTable", "PathStep", "compute_exposure"]

@@ -10,10 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pandas as pd
-
-from engine.escalation import escalation_facts
-from engine.impact import PROCESS_IMPACT_COLUMNS, ImpactModel, process_impacts, score_incidents
-from engine.resolution import resolve_services
+from impactlens.engine.escalation import escalation_facts
+from impactlens.engine.impact import (
+    PROCESS_IMPACT_COLUMNS,
+    ImpactModel,
+    process_impacts,
+    score_incidents,
+)
+from impactlens.engine.resolution import resolve_services
 
 __all__ = ["IncidentFacts", "incident_facts"]
 

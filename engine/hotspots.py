@@ -35,11 +35,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-
-from engine.columns import require_columns
-from engine.escalation import assignment_steps
-from engine.rates import fit_gamma_prior, negative_binomial_tail, poisson_tail
-from engine.weeks import week_of
+from impactlens.engine.columns import require_columns
+from impactlens.engine.escalation import assignment_steps
+from impactlens.engine.rates import fit_gamma_prior, negative_binomial_tail, poisson_tail
+from impactlens.engine.weeks import week_of
 
 __all__ = [
     "HOTSPOT_COLUMNS",

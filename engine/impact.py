@@ -28,15 +28,15 @@ from dataclasses import dataclass
 import networkx as nx
 import numpy as np
 import pandas as pd
+from impactlens.engine.business_minutes import business_minutes
+from impactlens.engine.columns import require_columns
+from impactlens.engine.exposure import ExposureTable, compute_exposure
+from impactlens.service_map.graph import impact_graph
+from impactlens.service_map.hours import WeeklyHours, weekly_hours
+from impactlens.service_map.model import BusinessProcess, ServiceMap
 
-from engine.business_minutes import business_minutes
-from engine.columns import require_columns
-from engine.exposure import ExposureTable, compute_exposure
 from impactlens.errors import InvalidIncidentsError
 from impactlens.moments import utc_moment
-from service_map.graph import impact_graph
-from service_map.hours import WeeklyHours, weekly_hours
-from service_map.model import BusinessProcess, ServiceMap
 
 __all__ = [
     "INCIDENT_SCORE_COLUMNS",

@@ -11,8 +11,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from engine.impact import _interval
+from impactlens.engine.impact import _interval
 
 __all__ = [
     "CHUNK",

@@ -24,9 +24,8 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
-
-from engine.columns import require_columns
-from engine.weeks import week_of
+from impactlens.engine.columns import require_columns
+from impactlens.engine.weeks import week_of
 
 __all__ = ["KPI_COLUMNS", "KPI_INPUT_COLUMNS", "kpi_scorecard"]
 

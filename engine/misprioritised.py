@@ -37,9 +37,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-
-from engine.columns import require_columns
-from engine.impact import (
+from impactlens.engine.columns import require_columns
+from impactlens.engine.impact import (
     SCORING_INPUT_COLUMNS,
     ImpactModel,
     _node_rows,
@@ -47,6 +46,7 @@ from engine.impact import (
     explain,
     process_impacts,
 )
+
 from impactlens.errors import InvalidIncidentsError
 
 __all__ = [
@@ -139,8 +139,8 @@ def misprioritised(
     --------
     A P4 on a service that alone serves a criticality-1, 24x7 process, for an hour:
 
-    >>> from service_map.build import build_service_map
-    >>> from engine.impact import build_impact_model
+    >>> from impactlens.service_map.build import build_service_map
+    >>> from impactlens.engine.impact import build_impact_model
     >>> model = build_impact_model(build_service_map({"version": 1,
     ...     "business_processes": [{"id": "sales", "name": "Sales", "criticality": 1}],
     ...     "services": [{"id": "web"}, {"id": "intranet"}],

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-
-from engine.columns import require_columns
-from service_map.model import ServiceMap
+from impactlens.engine.columns import require_columns
+from impactlens.service_map.model import ServiceMap
 
 __all__ = ["RESOLUTION_COLUMNS", "resolve_services"]
 
@@ -34,7 +33,7 @@ def resolve_services(incidents: pd.DataFrame, service_map: ServiceMap) -> pd.Dat
 
     Examples
     --------
-    >>> from service_map.build import build_service_map
+    >>> from impactlens.service_map.build import build_service_map
     >>> m = build_service_map({"version": 1,
     ...     "business_processes": [{"id": "sales", "criticality": 1}],
     ...     "services": [{"id": "pay-api", "aliases": ["PAYAPI01"],

@@ -29,12 +29,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-
-from engine.business_minutes import cumulative_business_minutes
-from engine.columns import require_columns
-from engine.correlation import group_outages
-from engine.impact import SCORING_INPUT_COLUMNS, ImpactModel, _node_rows, _severity
-from engine.intervals import (
+from impactlens.engine.business_minutes import cumulative_business_minutes
+from impactlens.engine.columns import require_columns
+from impactlens.engine.correlation import group_outages
+from impactlens.engine.impact import SCORING_INPUT_COLUMNS, ImpactModel, _node_rows, _severity
+from impactlens.engine.intervals import (
     CHUNK,
     MINUTE,
     bounds_index,
@@ -43,7 +42,8 @@ from engine.intervals import (
     microseconds,
     stable_order,
 )
-from engine.propagation import concatenated_ranges
+from impactlens.engine.propagation import concatenated_ranges
+
 from impactlens.moments import utc_moment
 
 __all__ = ["TIMELINE_COLUMNS", "process_timelines"]
@@ -99,8 +99,8 @@ def process_timelines(
     shop loses 1.0 x 60 + 0.3 x 60 = 78 minutes over 120 minutes hit, not the sum of
     the incidents (60 + 27 = 87 minutes over 150):
 
-    >>> from service_map.build import build_service_map
-    >>> from engine.impact import build_impact_model
+    >>> from impactlens.service_map.build import build_service_map
+    >>> from impactlens.engine.impact import build_impact_model
     >>> m = build_service_map({"version": 1,
     ...     "business_processes": [{"id": "sales", "criticality": 1, "value_per_hour": 600}],
     ...     "services": [{"id": "shop"}],

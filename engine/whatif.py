@@ -12,10 +12,9 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
-
-from engine.impact import ImpactModel
-from engine.resolution import resolve_services
-from engine.timelines import process_timelines
+from impactlens.engine.impact import ImpactModel
+from impactlens.engine.resolution import resolve_services
+from impactlens.engine.timelines import process_timelines
 
 __all__ = [
     "WHATIF_COLUMNS",

@@ -1,6 +1,6 @@
 """Turn a source's rows into the canonical incident table and a table of rejected rows."""
 
-from ingest.canonical import (
+from impactlens.ingest.canonical import (
     OPTIONAL_COLUMNS,
     REQUIRED_COLUMNS,
     parse_canonical_incidents,

@@ -20,11 +20,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from impactlens.engine.columns import require_columns
+from impactlens.ingest.batch import REJECTED_COLUMNS, IngestBatch
 
-from engine.columns import require_columns
 from impactlens.errors import InputFileError
 from impactlens.moments import utc_moment
-from ingest.batch import REJECTED_COLUMNS, IngestBatch
 
 __all__ = [
     "OPTIONAL_COLUMNS",

@@ -10,9 +10,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from impactlens.ingest.batch import IngestBatch
+from impactlens.service_map.load import read_text
+
 from impactlens.errors import InputFileError, MissingColumnsError
-from ingest.batch import IngestBatch
-from service_map.load import read_text
 
 __all__ = ["FORMATS", "ReadBatch", "read_batch"]
 
@@ -64,7 +65,7 @@ def _read_batch(
     if log_entries is not None and format != "pagerduty":
         raise InputFileError("--log-entries applies to --format pagerduty only")
     if format == "pagerduty":
-        from ingest.pagerduty import parse_pagerduty
+        from impactlens.ingest.pagerduty import parse_pagerduty
 
         decoded = _json_file(path, what="PagerDuty JSON")
         entries = _json_file(log_entries, what="PagerDuty log entries") if log_entries else None
@@ -72,27 +73,27 @@ def _read_batch(
         batch = parse_pagerduty(decoded, source=source or "pagerduty", log_entries=entries)
         return ReadBatch(batch, len(incidents) if isinstance(incidents, list) else 0)
     if format == "csv" and mapping is None:
-        from ingest.canonical import canonical_batch, read_canonical_csv
+        from impactlens.ingest.canonical import canonical_batch, read_canonical_csv
 
         raw = read_canonical_csv(path)
         assignments = read_canonical_csv(history) if history is not None else None
         batch = canonical_batch(raw, source=source or "csv", history=assignments)
         return ReadBatch(batch, len(raw))
 
-    from ingest.read import read_rows
+    from impactlens.ingest.read import read_rows
 
     raw = read_rows(path)
     if format == "csv":
-        from ingest.mapped_csv import load_mapping, parse_mapped_csv
+        from impactlens.ingest.mapped_csv import load_mapping, parse_mapped_csv
 
         loaded = load_mapping(mapping)
         batch = parse_mapped_csv(raw, loaded, **({"source": source} if source else {}))
     elif format == "jira":
-        from ingest.jira import parse_jira
+        from impactlens.ingest.jira import parse_jira
 
         batch = parse_jira(raw, source=source or "jira", timezone=timezone)
     else:
-        from ingest.servicenow import parse_servicenow, parse_servicenow_eventlog
+        from impactlens.ingest.servicenow import parse_servicenow, parse_servicenow_eventlog
 
         parse = parse_servicenow if format == "servicenow" else parse_servicenow_eventlog
         batch = parse(raw, source=source or "servicenow", timezone=timezone)

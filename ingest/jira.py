@@ -41,10 +41,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-
-from impactlens.errors import MissingColumnsError
-from ingest.batch import IngestBatch
-from ingest.rows import (
+from impactlens.ingest.batch import IngestBatch
+from impactlens.ingest.rows import (
     RowProblems,
     assemble_batch,
     opening_history,
@@ -52,13 +50,15 @@ from ingest.rows import (
     row_lines,
     rows_as_json,
 )
-from ingest.values import (
+from impactlens.ingest.values import (
     check_timezone,
     describe_formats,
     missing_as_na,
     parse_timestamps,
     priority_from_text,
 )
+
+from impactlens.errors import MissingColumnsError
 
 __all__ = [
     "JIRA_CI_COLUMNS",

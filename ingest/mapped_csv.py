@@ -28,17 +28,8 @@ from typing import Annotated, Any
 
 import pandas as pd
 import yaml
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
-
-from impactlens.errors import (
-    ImpactlensError,
-    InputFileError,
-    MapIssue,
-    MappingValidationError,
-    MissingColumnsError,
-)
-from ingest.batch import INCIDENT_COLUMNS, TIMESTAMP_COLUMNS, IngestBatch
-from ingest.rows import (
+from impactlens.ingest.batch import INCIDENT_COLUMNS, TIMESTAMP_COLUMNS, IngestBatch
+from impactlens.ingest.rows import (
     RowProblems,
     assemble_batch,
     opening_history,
@@ -46,7 +37,7 @@ from ingest.rows import (
     row_lines,
     rows_as_json,
 )
-from ingest.values import (
+from impactlens.ingest.values import (
     INTEGER_COLUMNS,
     check_timezone,
     describe_formats,
@@ -55,6 +46,15 @@ from ingest.values import (
     parse_timestamps,
     priority_from_text,
     whole_numbers,
+)
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from impactlens.errors import (
+    ImpactlensError,
+    InputFileError,
+    MapIssue,
+    MappingValidationError,
+    MissingColumnsError,
 )
 
 __all__ = [

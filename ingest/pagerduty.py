@@ -48,20 +48,20 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-
-from impactlens.errors import InputFileError
-from ingest.batch import IngestBatch
-from ingest.rows import (
+from impactlens.ingest.batch import IngestBatch
+from impactlens.ingest.rows import (
     RowProblems,
     assemble_batch,
     opening_history,
     reject_bad_text,
 )
-from ingest.values import (
+from impactlens.ingest.values import (
     parse_timestamps,
     priority_from_text,
     tier_from_level,
 )
+
+from impactlens.errors import InputFileError
 
 __all__ = ["URGENCY_LEVELS", "URGENCY_PRIORITY", "parse_pagerduty"]
 

@@ -12,8 +12,7 @@ from dataclasses import replace
 
 import numpy as np
 import pandas as pd
-
-from ingest.batch import REJECTED_COLUMNS, TIMESTAMP_COLUMNS, IngestBatch
+from impactlens.ingest.batch import REJECTED_COLUMNS, TIMESTAMP_COLUMNS, IngestBatch
 
 __all__ = ["EARLIEST", "FUTURE_TOLERANCE", "reject_implausible"]
 
@@ -29,7 +28,7 @@ def reject_implausible(batch: IngestBatch, *, now: pd.Timestamp) -> IngestBatch:
 
     Examples
     --------
-    >>> from ingest.batch import empty_batch
+    >>> from impactlens.ingest.batch import empty_batch
     >>> base = empty_batch()
     >>> incidents = base.incidents.reindex(range(2)).assign(
     ...     source="t", incident_id=["A", "B"],

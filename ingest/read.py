@@ -31,9 +31,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
+from impactlens.ingest.canonical import record_start_lines
 
 from impactlens.errors import InputFileError
-from ingest.canonical import record_start_lines
 
 __all__ = ["SUFFIXES", "read_rows"]
 

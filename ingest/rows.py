@@ -15,20 +15,20 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from impactlens.moments import utc_moment
-from ingest.batch import (
+from impactlens.ingest.batch import (
     HISTORY_COLUMNS,
     INCIDENT_COLUMNS,
     REJECTED_COLUMNS,
     TIMESTAMP_COLUMNS,
     IngestBatch,
 )
-from ingest.values import (
+from impactlens.ingest.values import (
     INTEGER_COLUMNS,
     LINE_OFFSET,
     UTC,
 )
+
+from impactlens.moments import utc_moment
 
 __all__ = [
     "RowProblems",

@@ -26,10 +26,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from engine.columns import require_columns
-from ingest.batch import IngestBatch
-from ingest.rows import (
+from impactlens.engine.columns import require_columns
+from impactlens.ingest.batch import IngestBatch
+from impactlens.ingest.rows import (
     RowProblems,
     assemble_batch,
     history_frame,
@@ -40,7 +39,7 @@ from ingest.rows import (
     row_lines,
     rows_as_json,
 )
-from ingest.values import (
+from impactlens.ingest.values import (
     check_timezone,
     date_time_formats,
     leading_number,

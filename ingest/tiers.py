@@ -22,9 +22,8 @@ from dataclasses import replace
 
 import numpy as np
 import pandas as pd
-
-from ingest.batch import IngestBatch
-from service_map.model import ServiceMap
+from impactlens.ingest.batch import IngestBatch
+from impactlens.service_map.model import ServiceMap
 
 __all__ = ["DEFAULT_TIER_PATTERNS", "TIER_RULES", "assign_support_tiers", "tier_rule_counts"]
 
@@ -53,7 +52,7 @@ def assign_support_tiers(
 
     Examples
     --------
-    >>> from ingest.batch import empty_batch
+    >>> from impactlens.ingest.batch import empty_batch
     >>> base = empty_batch()
     >>> history = pd.DataFrame({"source": "t", "incident_id": ["A", "A", "B", "B"],
     ...     "at": pd.to_datetime(["2026-11-02 09:00"] * 4, utc=True),

@@ -27,12 +27,12 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-
-from impactlens.errors import ImpactlensError
-from ingest.batch import (
+from impactlens.ingest.batch import (
     INCIDENT_COLUMNS,
     TIMESTAMP_COLUMNS,
 )
+
+from impactlens.errors import ImpactlensError
 
 __all__ = [
     "DAY_FIRST_FORMATS",

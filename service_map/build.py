@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from impactlens.errors import MapIssue, MapValidationError
-from service_map.hours import InvalidHoursError, weekly_hours
-from service_map.model import (
+from impactlens.service_map.hours import InvalidHoursError, weekly_hours
+from impactlens.service_map.model import (
     DEFAULT_PRIORITY_WEIGHTS,
     DEFAULT_TIER_WEIGHTS,
     BusinessProcess,
@@ -25,6 +24,8 @@ from service_map.model import (
     ServiceMap,
     Support,
 )
+
+from impactlens.errors import MapIssue, MapValidationError
 
 __all__ = ["MATCH_COLUMNS", "SUPPORT_TIERS", "build_service_map"]
 

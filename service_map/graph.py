@@ -9,8 +9,7 @@ a dependency's weight, a ``supports`` weight, or, for a member of a redundancy g
 from __future__ import annotations
 
 import networkx as nx
-
-from service_map.model import ServiceMap
+from impactlens.service_map.model import ServiceMap
 
 __all__ = ["impact_graph", "member_passes_impact"]
 
@@ -34,7 +33,7 @@ def impact_graph(service_map: ServiceMap) -> nx.DiGraph:
 
     Examples
     --------
-    >>> from service_map.build import build_service_map
+    >>> from impactlens.service_map.build import build_service_map
     >>> m = build_service_map({"version": 1,
     ...     "business_processes": [{"id": "sales", "criticality": 1}],
     ...     "services": [{"id": "web"}, {"id": "db"}],

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
+from impactlens.service_map.build import build_service_map
+from impactlens.service_map.model import ServiceMap
 
 from impactlens.errors import InputFileError, MapIssue, MapValidationError
-from service_map.build import build_service_map
-from service_map.model import ServiceMap
 
 __all__ = ["load_service_map", "read_text"]
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import networkx as nx
-
-from service_map.model import ServiceMap
+from impactlens.service_map.model import ServiceMap
 
 __all__ = ["QualityReport", "quality_report"]
 
@@ -58,8 +57,8 @@ def quality_report(service_map: ServiceMap, graph: nx.DiGraph) -> QualityReport:
 
     Examples
     --------
-    >>> from service_map.build import build_service_map
-    >>> from service_map.graph import impact_graph
+    >>> from impactlens.service_map.build import build_service_map
+    >>> from impactlens.service_map.graph import impact_graph
     >>> m = build_service_map({"version": 1,
     ...     "business_processes": [{"id": "sales", "criticality": 1},
     ...                            {"id": "hr", "criticality": 3}],

@@ -5,15 +5,15 @@ its schema to the newest migration with `upgrade_database` (``impactlens db upgr
 then `save_batch` ingest batches and `load_incidents` / `load_history` them back.
 """
 
-from store.database import (
+from impactlens.store.database import (
     create_engine_for,
     current_revision,
     head_revision,
     require_head,
     upgrade_database,
 )
-from store.errors import DatabaseNotAtHeadError, InvalidBatchError, StoreError
-from store.incidents import (
+from impactlens.store.errors import DatabaseNotAtHeadError, InvalidBatchError, StoreError
+from impactlens.store.incidents import (
     IngestSummary,
     load_history,
     load_incidents,

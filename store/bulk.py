@@ -18,11 +18,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+from impactlens.store.frames import epoch_micros
+from impactlens.store.schema import COUNT, TIMESTAMP
+from impactlens.store.types import epoch_microseconds
 from sqlalchemy.engine import Connection
-
-from store.frames import epoch_micros
-from store.schema import COUNT, TIMESTAMP
-from store.types import epoch_microseconds
 
 __all__ = ["CHUNK_ROWS", "BulkWriter", "PostgresWriter", "SqliteWriter", "writer_for"]
 

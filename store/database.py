@@ -19,11 +19,10 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from impactlens.store.errors import DatabaseNotAtHeadError, StoreError
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
-
-from store.errors import DatabaseNotAtHeadError, StoreError
 
 __all__ = [
     "MIGRATIONS_DIR",

@@ -15,9 +15,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-
-from store.errors import InvalidBatchError
-from store.schema import COUNT, TEXT, TIMESTAMP
+from impactlens.store.errors import InvalidBatchError
+from impactlens.store.schema import COUNT, TEXT, TIMESTAMP
 
 __all__ = [
     "conform",

@@ -17,6 +17,22 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from impactlens.ingest.batch import IngestBatch
+from impactlens.store.bulk import writer_for
+from impactlens.store.database import connect, require_head
+from impactlens.store.errors import InvalidBatchError
+from impactlens.store.frames import conform, frame_from_columns, rows_with_keys
+from impactlens.store.schema import (
+    HISTORY_DTYPES,
+    INCIDENT_DTYPES,
+    REJECTED_DTYPES,
+    TEXT,
+    TIMESTAMP,
+    assignment_history,
+    incidents,
+    ingest_runs,
+    quarantine,
+)
 from sqlalchemy import (
     BigInteger,
     and_,
@@ -34,22 +50,6 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import ColumnElement
 
 from impactlens.moments import utc_moment
-from ingest.batch import IngestBatch
-from store.bulk import writer_for
-from store.database import connect, require_head
-from store.errors import InvalidBatchError
-from store.frames import conform, frame_from_columns, rows_with_keys
-from store.schema import (
-    HISTORY_DTYPES,
-    INCIDENT_DTYPES,
-    REJECTED_DTYPES,
-    TEXT,
-    TIMESTAMP,
-    assignment_history,
-    incidents,
-    ingest_runs,
-    quarantine,
-)
 
 __all__ = [
     "QUARANTINE_DTYPES",

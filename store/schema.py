@@ -7,6 +7,7 @@ creates it, and a test checks that the two agree. Column names of ``incidents``,
 
 from __future__ import annotations
 
+from impactlens.store.types import UtcTimestamp
 from sqlalchemy import (
     Column,
     ForeignKey,
@@ -19,8 +20,6 @@ from sqlalchemy import (
     Table,
     Text,
 )
-
-from store.types import UtcTimestamp
 
 __all__ = [
     "HISTORY_DTYPES",

@@ -22,9 +22,8 @@ from typing import Any
 
 import pandas as pd
 import pytest
-
-from service_map.build import build_service_map
-from service_map.model import ServiceMap
+from impactlens.service_map.build import build_service_map
+from impactlens.service_map.model import ServiceMap
 
 BASE_RECORDS: dict[str, Any] = {
     "version": 1,

@@ -68,7 +68,7 @@ def hotspots(
     Example: impactlens hotspots --week 2026-W47 --map fixtures/service_map.yaml
     --incidents fixtures/incidents.csv --history fixtures/assignment_history.csv
     """
-    from engine.hotspots import KEY_FIELDS, HotspotRules, find_hotspots, hotspot_keys
+    from impactlens.engine.hotspots import KEY_FIELDS, HotspotRules, find_hotspots, hotspot_keys
 
     check_format(format)
     fields = tuple(name.strip() for name in (group_by or "").split(",") if name.strip())

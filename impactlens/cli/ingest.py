@@ -29,8 +29,8 @@ def open_store():
     ``impactlens db upgrade``): migrating someone's data is their call, not a side effect.
     """
     from impactlens.settings import get_settings
-    from store import create_engine_for, current_revision, upgrade_database
-    from store.database import connect, describe_database
+    from impactlens.store import create_engine_for, current_revision, upgrade_database
+    from impactlens.store.database import connect, describe_database
 
     url = get_settings().database_url
     engine = create_engine_for(url)
@@ -56,8 +56,8 @@ def db_upgrade() -> None:
     Example: impactlens db upgrade
     """
     from impactlens.settings import get_settings
-    from store import upgrade_database
-    from store.database import describe_database
+    from impactlens.store import upgrade_database
+    from impactlens.store.database import describe_database
 
     url = get_settings().database_url
     revision = upgrade_database(url)
@@ -130,12 +130,12 @@ def ingest(
 
     Example: impactlens ingest incident_event_log.csv.gz --format servicenow-eventlog
     """
-    from engine.resolution import resolve_services
-    from ingest.formats import read_batch
-    from ingest.plausibility import reject_implausible
-    from ingest.tiers import assign_support_tiers, tier_rule_counts
-    from service_map.load import load_service_map
-    from store import save_batch
+    from impactlens.engine.resolution import resolve_services
+    from impactlens.ingest.formats import read_batch
+    from impactlens.ingest.plausibility import reject_implausible
+    from impactlens.ingest.tiers import assign_support_tiers, tier_rule_counts
+    from impactlens.service_map.load import load_service_map
+    from impactlens.store import save_batch
 
     service_map = load_service_map(map_path) if map_path is not None else None
     engine = open_store()

@@ -83,9 +83,9 @@ def kpis(
 
 def weekly_scorecard(data: WeeklyInput) -> pd.DataFrame:
     """The scorecard of `data`'s week (its bounds are the trend weeks)."""
-    from engine.hotspots import hotspot_keys, repeat_flags
-    from engine.kpis import kpi_scorecard
-    from engine.timelines import process_timelines
+    from impactlens.engine.hotspots import hotspot_keys, repeat_flags
+    from impactlens.engine.kpis import kpi_scorecard
+    from impactlens.engine.timelines import process_timelines
 
     table = data.facts.incidents
     table = table.assign(

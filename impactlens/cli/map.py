@@ -36,11 +36,11 @@ def map_check(
 
     Example: impactlens map check fixtures/service_map.yaml --incidents fixtures/incidents.csv
     """
-    from engine.resolution import resolve_services
-    from ingest.canonical import parse_canonical_incidents, read_canonical_csv
-    from service_map.graph import impact_graph
-    from service_map.load import load_service_map
-    from service_map.quality import quality_report
+    from impactlens.engine.resolution import resolve_services
+    from impactlens.ingest.canonical import parse_canonical_incidents, read_canonical_csv
+    from impactlens.service_map.graph import impact_graph
+    from impactlens.service_map.load import load_service_map
+    from impactlens.service_map.quality import quality_report
 
     service_map = load_service_map(map_path)
     report = quality_report(service_map, impact_graph(service_map))
@@ -90,8 +90,8 @@ def map_blast_radius(
 
     Example: impactlens map blast-radius fixtures/service_map.yaml payments-api
     """
-    from engine.impact import build_impact_model, explain
-    from service_map.load import load_service_map
+    from impactlens.engine.impact import build_impact_model, explain
+    from impactlens.service_map.load import load_service_map
 
     model = build_impact_model(load_service_map(map_path))
     row = model.exposure.node_index(service_id)
@@ -133,8 +133,8 @@ def map_import_edges(
 
     Example: impactlens map import-edges edges.csv --out service_map.yaml
     """
-    from service_map.edge_list import parse_edge_list, skeleton_yaml
-    from service_map.load import read_text
+    from impactlens.service_map.edge_list import parse_edge_list, skeleton_yaml
+    from impactlens.service_map.load import read_text
 
     text = read_text(edges, what="edge list")
     reader = csv.reader(text.splitlines())

@@ -64,8 +64,8 @@ def misprioritised(
     Example: impactlens misprioritised --week 2026-W45 --map fixtures/service_map.yaml
     --incidents fixtures/incidents.csv
     """
-    from engine.misprioritised import misprioritised as find_misprioritised
-    from engine.weeks import week_of
+    from impactlens.engine.misprioritised import misprioritised as find_misprioritised
+    from impactlens.engine.weeks import week_of
 
     check_format(format)
     data = load_weekly_input(

@@ -46,10 +46,10 @@ def score(
     Example: impactlens score --map fixtures/service_map.yaml --incidents
     fixtures/incidents.csv --out out/ --as-of 2026-11-23T00:00:00Z
     """
-    from engine.impact import build_impact_model, process_impacts, score_incidents
-    from engine.resolution import resolve_services
-    from ingest.canonical import parse_canonical_incidents, read_canonical_csv
-    from service_map.load import load_service_map
+    from impactlens.engine.impact import build_impact_model, process_impacts, score_incidents
+    from impactlens.engine.resolution import resolve_services
+    from impactlens.ingest.canonical import parse_canonical_incidents, read_canonical_csv
+    from impactlens.service_map.load import load_service_map
 
     moment = _parse_as_of(as_of)
     model = build_impact_model(load_service_map(map_path))
@@ -80,7 +80,7 @@ def _stored_incidents(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Stored incidents opened by `as_of`, and (as rejected rows) those opened after it."""
     from impactlens.cli.ingest import open_store
-    from store import load_incidents
+    from impactlens.store import load_incidents
 
     stored = load_incidents(open_store(), source=source)
     later = stored["opened_at"] > as_of

@@ -118,11 +118,11 @@ def load_weekly_input(
     `lookback_days` more are read before those weeks (for repeats). Incidents opened
     after `as_of` are left out.
     """
-    from engine.facts import incident_facts
-    from engine.impact import build_impact_model
-    from engine.weeks import InvalidWeekError, last_complete_week, week_bounds
     from impactlens.cli.score import _parse_as_of
-    from service_map.load import load_service_map
+    from impactlens.engine.facts import incident_facts
+    from impactlens.engine.impact import build_impact_model
+    from impactlens.engine.weeks import InvalidWeekError, last_complete_week, week_bounds
+    from impactlens.service_map.load import load_service_map
 
     moment = _parse_as_of(as_of)
     try:
@@ -173,9 +173,9 @@ def warn_if_baseline_before_data(data: WeeklyInput) -> None:
 def _from_csv(
     incidents_path: Path, history_path: Path | None, service_map
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    from ingest.formats import read_batch
-    from ingest.plausibility import reject_implausible
-    from ingest.tiers import assign_support_tiers
+    from impactlens.ingest.formats import read_batch
+    from impactlens.ingest.plausibility import reject_implausible
+    from impactlens.ingest.tiers import assign_support_tiers
 
     read = read_batch(incidents_path, format="csv", history=history_path)
     batch = reject_implausible(read.batch, now=pd.Timestamp.now(tz="UTC"))
@@ -192,7 +192,7 @@ def _from_store(
     source: str | None, since: pd.Timestamp, until: pd.Timestamp
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     from impactlens.cli.ingest import open_store
-    from store import load_history, load_incidents
+    from impactlens.store import load_history, load_incidents
 
     engine = open_store()
     incidents = load_incidents(engine, source=source, since=since, until=until, by="active")

@@ -61,10 +61,10 @@ def whatif(
     --without-hotspot inventory-sync --incidents fixtures/incidents.csv
     --history fixtures/assignment_history.csv
     """
-    from engine.hotspots import hotspot_keys
-    from engine.impact import build_impact_model
-    from engine.whatif import savings_sentence, whatif_map, whatif_without
-    from service_map.load import load_service_map
+    from impactlens.engine.hotspots import hotspot_keys
+    from impactlens.engine.impact import build_impact_model
+    from impactlens.engine.whatif import savings_sentence, whatif_map, whatif_without
+    from impactlens.service_map.load import load_service_map
 
     check_format(format)
     if (new_map is None) == (without_hotspot is None):

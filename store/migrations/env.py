@@ -9,9 +9,8 @@ it opens ``sqlalchemy.url`` or, when that is empty, the database of `get_setting
 from __future__ import annotations
 
 from alembic import context
+from impactlens.store.schema import metadata
 from sqlalchemy.engine import Connection
-
-from store.schema import metadata
 
 config = context.config
 
@@ -47,7 +46,7 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run_on(connection)
         return
-    from store.database import create_engine_for
+    from impactlens.store.database import create_engine_for
 
     engine = create_engine_for(_database_url())
     try:

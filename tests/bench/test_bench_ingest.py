@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from impactlens.store.frames import conform
+from impactlens.store.schema import INCIDENT_DTYPES
+
 from bench.ingest import generate_batch, main, next_batch
-from store.frames import conform
-from store.schema import INCIDENT_DTYPES
 
 
 def test_the_generated_batch_is_canonical_and_the_next_one_overlaps_it():

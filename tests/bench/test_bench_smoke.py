@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pandas as pd
+from impactlens.ingest.canonical import parse_canonical_incidents, read_canonical_csv
+from impactlens.service_map.build import build_service_map
 
 from bench.mapgen import (
     INCIDENTS_AS_OF,
@@ -12,8 +14,6 @@ from bench.mapgen import (
     map_edge_count,
     reach_counts,
 )
-from ingest.canonical import parse_canonical_incidents, read_canonical_csv
-from service_map.build import build_service_map
 
 
 def test_generated_map_validates_with_the_requested_shape():

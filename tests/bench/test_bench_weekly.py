@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from impactlens.engine.resolution import resolve_services
+from impactlens.ingest.tiers import assign_support_tiers
+from impactlens.service_map.build import build_service_map
+from impactlens.store.frames import conform
+from impactlens.store.schema import HISTORY_DTYPES, INCIDENT_DTYPES
+
 from bench.mapgen import generate_map_records
 from bench.weekly import generate_weekly_batch, main
-from engine.resolution import resolve_services
-from ingest.tiers import assign_support_tiers
-from service_map.build import build_service_map
-from store.frames import conform
-from store.schema import HISTORY_DTYPES, INCIDENT_DTYPES
 
 
 def test_the_generated_incidents_resolve_on_the_map_and_get_their_tiers_from_it():

@@ -13,8 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-
-from engine.hotspots import HOTSPOT_COLUMNS
+from impactlens.engine.hotspots import HOTSPOT_COLUMNS
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "fixtures"

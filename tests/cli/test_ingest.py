@@ -40,7 +40,7 @@ def run(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProce
 
 
 def stored(env: dict[str, str]) -> pd.DataFrame:
-    from store import create_engine_for, load_incidents
+    from impactlens.store import create_engine_for, load_incidents
 
     return load_incidents(create_engine_for(env["IMPACTLENS_DATABASE_URL"]))
 
@@ -151,7 +151,7 @@ def test_bad_rows_are_quarantined_with_reasons_and_good_rows_land(tmp_path, stor
     assert incidents.loc["INC4", "assignment_group"] == "Network Ops"
     assert len(incidents.loc["INC5", "short_description"]) == 1_100_000
 
-    from store import create_engine_for, load_quarantine
+    from impactlens.store import create_engine_for, load_quarantine
 
     quarantine = load_quarantine(create_engine_for(store["IMPACTLENS_DATABASE_URL"]))
     reasons = dict(zip(quarantine["line"], quarantine["reason"], strict=True))

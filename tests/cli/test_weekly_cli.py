@@ -19,13 +19,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from impactlens.engine.impact import build_impact_model
+from impactlens.engine.kpis import KPI_COLUMNS
+from impactlens.engine.misprioritised import MISPRIORITISED_COLUMNS
+from impactlens.engine.whatif import WHATIF_COLUMNS, whatif_map
+from impactlens.service_map.load import load_service_map
 
-from engine.impact import build_impact_model
-from engine.kpis import KPI_COLUMNS
-from engine.misprioritised import MISPRIORITISED_COLUMNS
-from engine.whatif import WHATIF_COLUMNS, whatif_map
 from impactlens.cli.weekly_input import load_weekly_input
-from service_map.load import load_service_map
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "fixtures"

@@ -11,9 +11,8 @@ import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from engine.business_minutes import business_minutes, cumulative_business_minutes
-from service_map.hours import WeeklyHours, weekly_hours
+from impactlens.engine.business_minutes import business_minutes, cumulative_business_minutes
+from impactlens.service_map.hours import WeeklyHours, weekly_hours
 
 OFFICE_UTC = weekly_hours("mon-fri 09:00-17:00", "UTC")
 

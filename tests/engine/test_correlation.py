@@ -23,20 +23,20 @@ import pandas as pd
 import pytest
 import yaml
 from hypothesis import given, settings
-
-from engine.correlation import (
+from impactlens.engine.correlation import (
     COMMON_CAUSE_COLUMNS,
     GROUP_OUTAGE_COLUMNS,
     group_outages,
     likely_common_causes,
 )
-from engine.impact import build_impact_model, process_impacts
-from engine.resolution import resolve_services
-from engine.timelines import TIMELINE_COLUMNS, process_timelines
+from impactlens.engine.impact import build_impact_model, process_impacts
+from impactlens.engine.resolution import resolve_services
+from impactlens.engine.timelines import TIMELINE_COLUMNS, process_timelines
+from impactlens.ingest.canonical import parse_canonical_incidents, read_canonical_csv
+from impactlens.service_map.build import build_service_map
+from impactlens.service_map.load import load_service_map
+
 from impactlens.errors import MissingColumnsError
-from ingest.canonical import parse_canonical_incidents, read_canonical_csv
-from service_map.build import build_service_map
-from service_map.load import load_service_map
 
 AS_OF = pd.Timestamp("2026-11-20T00:00:00Z")
 WEEK = pd.DatetimeIndex(["2026-11-02T00:00:00Z", "2026-11-09T00:00:00Z"])

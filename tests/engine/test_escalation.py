@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-
-from engine.escalation import (
+from impactlens.engine.escalation import (
     ESCALATION_COLUMNS,
     HANDOFF_COLUMNS,
     escalation_facts,
@@ -13,6 +12,7 @@ from engine.escalation import (
     handoffs,
     ping_pong_loops,
 )
+
 from impactlens.errors import MissingColumnsError
 
 

@@ -14,11 +14,11 @@ import hypothesis.strategies as st
 import networkx as nx
 import pytest
 from hypothesis import assume, given, settings
+from impactlens.engine.exposure import ExposureTable, compute_exposure
+from impactlens.service_map.graph import impact_graph
+from impactlens.service_map.model import ServiceMap
 
-from engine.exposure import ExposureTable, compute_exposure
 from impactlens.errors import UnknownServiceError
-from service_map.graph import impact_graph
-from service_map.model import ServiceMap
 
 
 def exposures(service_map: ServiceMap) -> ExposureTable:
@@ -539,7 +539,7 @@ def maps_with_groups_and_cycles(draw):
 @settings(max_examples=150, deadline=None)
 @given(maps_with_groups_and_cycles())
 def test_exposure_matches_the_fixed_point_oracle_with_groups_and_cycles(records):
-    from service_map.build import build_service_map
+    from impactlens.service_map.build import build_service_map
 
     service_map = build_service_map(records)
     table = exposures(service_map)

@@ -9,16 +9,16 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-
-from engine.escalation import ping_pong_loops
-from engine.hotspots import (
+from impactlens.engine.escalation import ping_pong_loops
+from impactlens.engine.hotspots import (
     HOTSPOT_COLUMNS,
     HotspotRules,
     find_hotspots,
     hotspot_keys,
     repeat_flags,
 )
-from engine.weeks import week_bounds
+from impactlens.engine.weeks import week_bounds
+
 from impactlens.errors import MissingColumnsError
 
 # --- hotspot_keys -----------------------------------------------------------------------------
@@ -468,11 +468,11 @@ PING_PONG_PAIR = ("Firewall Team", "Network Ops")
 
 @pytest.fixture(scope="module")
 def fixture_facts():
-    from engine.facts import incident_facts
-    from engine.impact import build_impact_model
-    from ingest.formats import read_batch
-    from ingest.tiers import assign_support_tiers
-    from service_map.load import load_service_map
+    from impactlens.engine.facts import incident_facts
+    from impactlens.engine.impact import build_impact_model
+    from impactlens.ingest.formats import read_batch
+    from impactlens.ingest.tiers import assign_support_tiers
+    from impactlens.service_map.load import load_service_map
 
     service_map = load_service_map(FIXTURES / "service_map.yaml")
     read = read_batch(

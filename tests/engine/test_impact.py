@@ -19,8 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
-
-from engine.impact import (
+from impactlens.engine.impact import (
     INCIDENT_SCORE_COLUMNS,
     PROCESS_IMPACT_COLUMNS,
     build_impact_model,
@@ -28,6 +27,7 @@ from engine.impact import (
     process_impacts,
     score_incidents,
 )
+
 from impactlens.errors import MissingColumnsError
 
 AS_OF = pd.Timestamp("2026-11-20T00:00:00Z")  # a Friday, after every incident below
@@ -733,8 +733,8 @@ def test_a_tie_between_24x7_processes_in_two_zones_goes_to_the_one_worth_more(
 
 def independent_pairs(frame: pd.DataFrame, service_map, *, as_of=AS_OF) -> dict:
     """(incident, process) -> numbers, one pair at a time from the public pieces."""
-    from engine.business_minutes import business_minutes
-    from service_map.hours import weekly_hours
+    from impactlens.engine.business_minutes import business_minutes
+    from impactlens.service_map.hours import weekly_hours
 
     model = build_impact_model(service_map)
     weights = service_map.scoring.priority_weights

@@ -34,11 +34,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from impactlens.engine.impact import build_impact_model, process_impacts
+from impactlens.engine.kpis import KPI_COLUMNS, KPI_INPUT_COLUMNS, kpi_scorecard
+from impactlens.engine.timelines import process_timelines
+from impactlens.engine.weeks import week_bounds
 
-from engine.impact import build_impact_model, process_impacts
-from engine.kpis import KPI_COLUMNS, KPI_INPUT_COLUMNS, kpi_scorecard
-from engine.timelines import process_timelines
-from engine.weeks import week_bounds
 from impactlens.errors import MissingColumnsError
 
 NAN = float("nan")

@@ -28,13 +28,13 @@ import pandas as pd
 import pytest
 import yaml
 from hypothesis import given, settings
+from impactlens.engine.impact import build_impact_model, process_impacts
+from impactlens.engine.misprioritised import MISPRIORITISED_COLUMNS, PAIR_COLUMNS, misprioritised
+from impactlens.engine.resolution import resolve_services
+from impactlens.ingest.canonical import parse_canonical_incidents, read_canonical_csv
+from impactlens.service_map.load import load_service_map
 
-from engine.impact import build_impact_model, process_impacts
-from engine.misprioritised import MISPRIORITISED_COLUMNS, PAIR_COLUMNS, misprioritised
-from engine.resolution import resolve_services
 from impactlens.errors import InvalidIncidentsError, MissingColumnsError
-from ingest.canonical import parse_canonical_incidents, read_canonical_csv
-from service_map.load import load_service_map
 
 AS_OF = pd.Timestamp("2026-11-20T00:00:00Z")
 SATURDAY = {"opened_at": "2026-11-07T10:00:00Z", "resolved_at": "2026-11-07T14:00:00Z"}

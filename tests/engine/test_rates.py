@@ -12,10 +12,14 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from engine.hotspots import HotspotRules, find_hotspots
-from engine.rates import GammaPrior, fit_gamma_prior, negative_binomial_tail, poisson_tail
-from engine.weeks import week_bounds
+from impactlens.engine.hotspots import HotspotRules, find_hotspots
+from impactlens.engine.rates import (
+    GammaPrior,
+    fit_gamma_prior,
+    negative_binomial_tail,
+    poisson_tail,
+)
+from impactlens.engine.weeks import week_bounds
 
 # --- independent oracles ----------------------------------------------------------------------
 

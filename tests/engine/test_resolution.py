@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from impactlens.engine.resolution import resolve_services
 
-from engine.resolution import resolve_services
 from impactlens.errors import MissingColumnsError
 
 NA = None

@@ -39,14 +39,13 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
-
-from engine.escalation import ping_pong_loops
-from engine.facts import incident_facts
-from engine.hotspots import find_hotspots, hotspot_keys, repeat_flags
-from engine.kpis import kpi_scorecard
-from engine.weeks import week_bounds
-from ingest.formats import read_batch
-from ingest.tiers import assign_support_tiers
+from impactlens.engine.escalation import ping_pong_loops
+from impactlens.engine.facts import incident_facts
+from impactlens.engine.hotspots import find_hotspots, hotspot_keys, repeat_flags
+from impactlens.engine.kpis import kpi_scorecard
+from impactlens.engine.weeks import week_bounds
+from impactlens.ingest.formats import read_batch
+from impactlens.ingest.tiers import assign_support_tiers
 
 REAL_LOG = (
     Path(__file__).resolve().parents[2].parent

@@ -20,8 +20,7 @@ from itertools import pairwise
 import numpy as np
 import pandas as pd
 import pytest
-
-from engine.weeks import (
+from impactlens.engine.weeks import (
     InvalidWeekError,
     last_complete_week,
     parse_week,

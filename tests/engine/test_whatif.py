@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-
-from engine.impact import build_impact_model
-from engine.weeks import week_bounds
-from engine.whatif import (
+from impactlens.engine.impact import build_impact_model
+from impactlens.engine.weeks import week_bounds
+from impactlens.engine.whatif import (
     WHATIF_COLUMNS,
     compare_timelines,
     savings_sentence,

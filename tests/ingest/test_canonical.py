@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from impactlens.ingest.canonical import parse_canonical_incidents, read_canonical_csv
 
 from impactlens.errors import InputFileError, MissingColumnsError
-from ingest.canonical import parse_canonical_incidents, read_canonical_csv
 
 AS_OF = pd.Timestamp("2026-11-10T00:00:00Z")
 

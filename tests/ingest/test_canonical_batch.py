@@ -6,9 +6,8 @@ import json
 from pathlib import Path
 
 import pandas as pd
-
-from ingest.batch import INCIDENT_COLUMNS
-from ingest.canonical import canonical_batch, read_canonical_csv
+from impactlens.ingest.batch import INCIDENT_COLUMNS
+from impactlens.ingest.canonical import canonical_batch, read_canonical_csv
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 

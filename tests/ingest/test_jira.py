@@ -14,11 +14,11 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from impactlens.ingest.batch import INCIDENT_COLUMNS
+from impactlens.ingest.canonical import record_start_lines
+from impactlens.ingest.jira import parse_jira
 
 from impactlens.errors import MissingColumnsError
-from ingest.batch import INCIDENT_COLUMNS
-from ingest.canonical import record_start_lines
-from ingest.jira import parse_jira
 
 SAMPLE = Path(__file__).parent / "samples" / "jira" / "jsm_incidents.csv"
 DATE_FORMATS = "%d/%b/%y %I:%M %p or %d/%b/%Y %I:%M %p or %d/%b/%y %H:%M or ISO 8601"
@@ -205,7 +205,7 @@ def test_the_result_does_not_depend_on_row_order(order):
 
 
 def test_the_export_file_through_read_rows():
-    from ingest.read import read_rows
+    from impactlens.ingest.read import read_rows
 
     batch = parse_jira(read_rows(SAMPLE), timezone="Europe/Berlin")
     assert batch.incidents.equals(parse_jira(read_export(), timezone="Europe/Berlin").incidents)

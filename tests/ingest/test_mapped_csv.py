@@ -15,18 +15,18 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-
-from impactlens.errors import InputFileError, MissingColumnsError
-from ingest.batch import INCIDENT_COLUMNS
-from ingest.canonical import record_start_lines
-from ingest.mapped_csv import (
+from impactlens.ingest.batch import INCIDENT_COLUMNS
+from impactlens.ingest.canonical import record_start_lines
+from impactlens.ingest.mapped_csv import (
     CsvMapping,
     MappingValidationError,
     build_mapping,
     load_mapping,
     parse_mapped_csv,
 )
-from ingest.read import read_rows
+from impactlens.ingest.read import read_rows
+
+from impactlens.errors import InputFileError, MissingColumnsError
 
 SAMPLES = Path(__file__).parent / "samples" / "mapped"
 DOC = Path(__file__).resolve().parents[2] / "docs" / "ingest-mapping.md"

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from impactlens.ingest.batch import HISTORY_COLUMNS, INCIDENT_COLUMNS
+from impactlens.ingest.pagerduty import parse_pagerduty
 
 from impactlens.errors import InputFileError
-from ingest.batch import HISTORY_COLUMNS, INCIDENT_COLUMNS
-from ingest.pagerduty import parse_pagerduty
 
 SAMPLES = Path(__file__).parent / "samples" / "pagerduty"
 

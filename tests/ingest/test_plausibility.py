@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pandas as pd
-
-from ingest.batch import IngestBatch, empty_batch
-from ingest.plausibility import reject_implausible
+from impactlens.ingest.batch import IngestBatch, empty_batch
+from impactlens.ingest.plausibility import reject_implausible
 
 NOW = pd.Timestamp("2026-11-28T12:00:00Z")
 

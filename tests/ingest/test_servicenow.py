@@ -14,14 +14,14 @@ import gzip
 import json
 from pathlib import Path
 
+import impactlens.ingest.read
 import pandas as pd
 import pytest
+from impactlens.ingest.batch import HISTORY_COLUMNS, INCIDENT_COLUMNS, REJECTED_COLUMNS
+from impactlens.ingest.read import read_rows
+from impactlens.ingest.servicenow import parse_servicenow
 
-import ingest.read
 from impactlens.errors import ImpactlensError, InputFileError, MissingColumnsError
-from ingest.batch import HISTORY_COLUMNS, INCIDENT_COLUMNS, REJECTED_COLUMNS
-from ingest.read import read_rows
-from ingest.servicenow import parse_servicenow
 
 SAMPLES = Path(__file__).parent / "samples" / "servicenow"
 UTC = "datetime64[us, UTC]"
@@ -522,7 +522,7 @@ def test_read_rows_handles_a_byte_order_mark_and_crlf(tmp_path):
 
 
 def test_a_record_longer_than_a_read_block_is_read_whole(tmp_path, monkeypatch):
-    monkeypatch.setattr(ingest.read, "BLOCK_SIZE", 1 << 16)
+    monkeypatch.setattr(impactlens.ingest.read, "BLOCK_SIZE", 1 << 16)
     text = "y" * 200_000
     path = write(tmp_path, "long.csv", f'number,short_description\nINC1,"{text}"\nINC2,b\n')
     assert read_rows(path)["short_description"].str.len().tolist() == [200_000, 1]

@@ -26,10 +26,10 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from impactlens.ingest.read import read_rows
+from impactlens.ingest.servicenow import parse_servicenow_eventlog
 
 from impactlens.errors import MissingColumnsError
-from ingest.read import read_rows
-from ingest.servicenow import parse_servicenow_eventlog
 
 SAMPLE = Path(__file__).parent / "samples" / "servicenow" / "eventlog.csv"
 REAL_LOG = (

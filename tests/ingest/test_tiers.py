@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-
-from ingest.batch import IngestBatch, empty_batch
-from ingest.tiers import assign_support_tiers, tier_rule_counts
-from service_map.build import build_service_map
+from impactlens.ingest.batch import IngestBatch, empty_batch
+from impactlens.ingest.tiers import assign_support_tiers, tier_rule_counts
+from impactlens.service_map.build import build_service_map
 
 MAP = build_service_map(
     {

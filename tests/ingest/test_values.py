@@ -9,11 +9,9 @@ import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-from impactlens.errors import ImpactlensError
-from ingest.batch import HISTORY_COLUMNS, INCIDENT_COLUMNS, REJECTED_COLUMNS
-from ingest.rows import RowProblems, assemble_batch
-from ingest.values import (
+from impactlens.ingest.batch import HISTORY_COLUMNS, INCIDENT_COLUMNS, REJECTED_COLUMNS
+from impactlens.ingest.rows import RowProblems, assemble_batch
+from impactlens.ingest.values import (
     leading_number,
     missing_as_na,
     p_number,
@@ -22,6 +20,8 @@ from ingest.values import (
     tier_from_level,
     whole_numbers,
 )
+
+from impactlens.errors import ImpactlensError
 
 
 def text(*values) -> pd.Series:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import copy
 
 import pytest
+from impactlens.service_map.build import build_service_map
+from impactlens.service_map.load import load_service_map
 
 from impactlens.errors import MapValidationError
-from service_map.build import build_service_map
-from service_map.load import load_service_map
 
 VALID = {
     "version": 1,

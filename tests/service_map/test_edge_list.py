@@ -8,12 +8,12 @@ from pathlib import Path
 import networkx as nx
 import pytest
 import yaml
+from impactlens.engine.exposure import compute_exposure
+from impactlens.service_map.build import build_service_map
+from impactlens.service_map.edge_list import PLACEHOLDER_PROCESS, parse_edge_list, skeleton_yaml
+from impactlens.service_map.graph import impact_graph
 
-from engine.exposure import compute_exposure
 from impactlens.errors import InputFileError
-from service_map.build import build_service_map
-from service_map.edge_list import PLACEHOLDER_PROCESS, parse_edge_list, skeleton_yaml
-from service_map.graph import impact_graph
 
 GRAPHS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "service-graphs"
 

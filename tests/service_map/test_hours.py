@@ -8,9 +8,9 @@ import itertools
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from impactlens.service_map.hours import InvalidHoursError, WeeklyHours, parse_hours, weekly_hours
 
 from impactlens.errors import ImpactlensError
-from service_map.hours import InvalidHoursError, WeeklyHours, parse_hours, weekly_hours
 
 FULL_WEEK = tuple((day, 0, 1440) for day in range(7))
 # 09:00 = 9 * 60 = 540, 17:00 = 17 * 60 = 1020

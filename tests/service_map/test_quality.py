@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from service_map.build import build_service_map
-from service_map.graph import impact_graph
-from service_map.quality import quality_report
+from impactlens.service_map.build import build_service_map
+from impactlens.service_map.graph import impact_graph
+from impactlens.service_map.quality import quality_report
 
 
 def report_for(records):

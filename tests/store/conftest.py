@@ -16,12 +16,11 @@ from urllib.parse import quote
 
 import pandas as pd
 import pytest
+from impactlens.ingest.batch import HISTORY_COLUMNS, INCIDENT_COLUMNS, REJECTED_COLUMNS, IngestBatch
+from impactlens.store import create_engine_for, upgrade_database
+from impactlens.store.schema import HISTORY_DTYPES, INCIDENT_DTYPES, REJECTED_DTYPES
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
-
-from ingest.batch import HISTORY_COLUMNS, INCIDENT_COLUMNS, REJECTED_COLUMNS, IngestBatch
-from store import create_engine_for, upgrade_database
-from store.schema import HISTORY_DTYPES, INCIDENT_DTYPES, REJECTED_DTYPES
 
 POSTGRES_CANDIDATES = (
     "postgresql+psycopg://postgres@127.0.0.1:5432/test",

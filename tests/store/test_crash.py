@@ -14,10 +14,9 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+from impactlens.store import load_history, load_incidents, load_quarantine, load_runs, save_batch
+from impactlens.store.database import connect
 from sqlalchemy import make_url
-
-from store import load_history, load_incidents, load_quarantine, load_runs, save_batch
-from store.database import connect
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ROWS = 120_000  # three chunks of 50,000: killed after the first
@@ -25,8 +24,8 @@ ROWS = 120_000  # three chunks of 50,000: killed after the first
 CHILD = """
 import sys, time
 import numpy as np, pandas as pd
-from ingest.batch import IngestBatch, INCIDENT_COLUMNS
-from store import create_engine_for, save_batch
+from impactlens.ingest.batch import IngestBatch, INCIDENT_COLUMNS
+from impactlens.store import create_engine_for, save_batch
 
 rows = int(sys.argv[2])
 moments = pd.Series(pd.to_datetime(np.arange(rows), unit="s", utc=True)).dt.as_unit("us")

@@ -10,9 +10,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import func, inspect, select, text
-
-from store import (
+from impactlens.store import (
     DatabaseNotAtHeadError,
     StoreError,
     create_engine_for,
@@ -22,8 +20,9 @@ from store import (
     save_batch,
     upgrade_database,
 )
-from store.database import connect
-from store.schema import ingest_runs, metadata
+from impactlens.store.database import connect
+from impactlens.store.schema import ingest_runs, metadata
+from sqlalchemy import func, inspect, select, text
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -100,7 +99,7 @@ def test_upgrade_works_from_any_folder_and_from_a_fresh_interpreter(tmp_path):
     url = f"sqlite:///{tmp_path / 'data' / 'store.db'}"
 
     done = subprocess.run(
-        [sys.executable, "-c", f"import store; print(store.upgrade_database({url!r}))"],
+        [sys.executable, "-c", f"import impactlens.store as s; print(s.upgrade_database({url!r}))"],
         cwd=elsewhere,
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
         capture_output=True,

@@ -12,8 +12,13 @@ from typing import Any
 import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from store import create_engine_for, load_history, load_incidents, save_batch, upgrade_database
+from impactlens.store import (
+    create_engine_for,
+    load_history,
+    load_incidents,
+    save_batch,
+    upgrade_database,
+)
 
 IDS = ("INC1", "INC2", "INC3", "INC4")
 MOMENTS = (None, "2026-11-02T10:00:00Z", "2026-11-02T11:00:00Z", "2026-11-02T12:00:00Z")

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from sqlalchemy import func, select
-
-from ingest.batch import HISTORY_COLUMNS, INCIDENT_COLUMNS
-from store import (
+from impactlens.ingest.batch import HISTORY_COLUMNS, INCIDENT_COLUMNS
+from impactlens.store import (
     InvalidBatchError,
     load_history,
     load_incidents,
@@ -15,8 +13,9 @@ from store import (
     load_runs,
     save_batch,
 )
-from store.database import connect
-from store.schema import INCIDENT_DTYPES, incidents, ingest_runs
+from impactlens.store.database import connect
+from impactlens.store.schema import INCIDENT_DTYPES, incidents, ingest_runs
+from sqlalchemy import func, select
 
 FULL_ROW = {
     "incident_id": "INC0010001",
@@ -299,7 +298,7 @@ def test_two_rows_of_one_incident_in_a_batch_keep_the_newer(fresh_store, make_ba
 
 
 def test_an_empty_batch_records_a_run_and_nothing_else(fresh_store, make_batch):
-    from ingest.batch import empty_batch
+    from impactlens.ingest.batch import empty_batch
 
     engine = fresh_store()
     summary = save(engine, empty_batch())
@@ -368,9 +367,9 @@ def test_load_selects_by_source_and_window(fresh_store, make_batch):
 
 
 def test_progress_is_reported_per_chunk(fresh_store, make_batch, monkeypatch):
-    import store.bulk
+    import impactlens.store.bulk
 
-    monkeypatch.setattr(store.bulk, "CHUNK_ROWS", 2)
+    monkeypatch.setattr(impactlens.store.bulk, "CHUNK_ROWS", 2)
     engine = fresh_store()
     seen: list[tuple[int, int]] = []
 

@@ -12,8 +12,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-
-from store.types import UtcTimestamp
+from impactlens.store.types import UtcTimestamp
 
 revision: str = "0001"
 down_revision: str | Sequence[str] | None = None
