@@ -8,9 +8,11 @@ incidents to a CSV (cached under ``.impactlens/bench/``), and times, best of N, 
 same run:
 
 - the baseline ``pd.read_csv(path, engine="pyarrow")`` of that CSV;
-- `store.save_batch` into a fresh SQLite file (first load: every incident new), then the
+- `Store.save_batch` into a fresh SQLite file (first load: every incident new), then the
   same batch again (every incident unchanged), then a batch where 10% of the incidents
   were updated and 1% are new;
+- `Store.get_incident` of 1,000 random stored incidents after the first load: its 99th
+  percentile (the API's one-incident lookup; target p99 < 50 ms at 1,000,000 stored);
 - the same into PostgreSQL (``IMPACTLENS_BENCH_POSTGRES_URL``, default
   ``postgresql+psycopg://postgres@127.0.0.1:5432/test``), in a schema of its own that is
   dropped afterwards; skipped with the reason when no server answers.
@@ -29,6 +31,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
@@ -39,7 +43,12 @@ from impactlens.ingest.batch import HISTORY_COLUMNS, INCIDENT_COLUMNS, REJECTED_
 from bench.common import best_of, mebibytes, print_table, seconds, target_line
 from bench.mapgen import REPO_ROOT
 
+if TYPE_CHECKING:
+    from impactlens.store import Store
+
 TARGET_RATIO = 5.0
+LOOKUPS = 1_000
+LOOKUP_P99_TARGET_MS = 50.0
 FULL_ROWS = 1_000_000
 QUICK_ROWS = 50_000
 CACHE_DIR = REPO_ROOT / ".impactlens" / "bench"
@@ -195,22 +204,21 @@ def _postgres_reason() -> str | None:
 
 
 class Target:
-    """A fresh, migrated database per `fresh()` call; `close()` removes them all."""
+    """A fresh store (`Store.open`: schema created) per `fresh()` call; `close()` removes them."""
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
-        self.engines: list[object] = []
+        self.stores: list[Store] = []
         self._folder = tempfile.TemporaryDirectory(prefix="impactlens-bench-")
         self._schemas: list[str] = []
 
-    def fresh(self):  # type: ignore[no-untyped-def]
-        from impactlens.store import create_engine_for, upgrade_database
+    def fresh(self) -> Store:
+        from impactlens.store import Store, create_engine_for
         from sqlalchemy import text
 
-        number = len(self.engines)
+        number = len(self.stores)
         if self.kind == "sqlite":
             url = f"sqlite:///{self._folder.name}/bench-{number}.db"
-            engine = create_engine_for(url)
         else:
             schema = f"bench_ingest_{os.getpid()}_{number}"
             admin = create_engine_for(POSTGRES_URL)
@@ -219,19 +227,19 @@ class Target:
                 connection.execute(text(f"CREATE SCHEMA {schema}"))
             admin.dispose()
             self._schemas.append(schema)
-            engine = create_engine_for(
-                POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"}
-            )
-        upgrade_database(engine)
-        self.engines.append(engine)
-        return engine
+            # libpq's "options" in the URL: every connection of the store uses the schema.
+            url = f"{POSTGRES_URL}?options={quote(f'-csearch_path={schema}')}"
+        store = Store.open(url)
+        assert store.created, store
+        self.stores.append(store)
+        return store
 
     def close(self) -> None:
         from impactlens.store import create_engine_for
         from sqlalchemy import text
 
-        for engine in self.engines:
-            engine.dispose()  # type: ignore[attr-defined]
+        for store in self.stores:
+            store.close()
         if self._schemas:
             admin = create_engine_for(POSTGRES_URL)
             with admin.begin() as connection:
@@ -241,41 +249,59 @@ class Target:
         self._folder.cleanup()
 
 
+def lookup_p99(store: Store, batch: IngestBatch, *, lookups: int = LOOKUPS, seed: int = 7) -> float:
+    """The 99th percentile, in seconds, of `Store.get_incident` on random stored incidents."""
+    rng = np.random.default_rng(seed)
+    incidents = batch.incidents
+    picks = rng.integers(0, len(incidents), lookups)
+    sources = incidents["source"].to_numpy(dtype=object)[picks]
+    ids = incidents["incident_id"].to_numpy(dtype=object)[picks]
+    store.get_incident(str(sources[0]), str(ids[0]))  # the pool's first connection
+    times = []
+    for source, incident_id in zip(sources, ids, strict=True):
+        start = time.perf_counter()
+        found = store.get_incident(str(source), str(incident_id))
+        times.append(time.perf_counter() - start)
+        assert found is not None, (source, incident_id)
+    return float(np.percentile(times, 99))
+
+
 def _time_target(
     kind: str, batch: IngestBatch, later: IngestBatch, repeats: int
 ) -> list[tuple[str, float, int]]:
-    """(label, best seconds, incidents) for the first load, a re-ingest and an update."""
-    from impactlens.store import save_batch
-
+    """(label, seconds, incidents) for the first load, a re-ingest, an update (best of
+    `repeats` each), and the p99 of one incident's lookup."""
     target = Target(kind)
     try:
 
-        def first_load(of: IngestBatch) -> tuple[float, object]:
+        def first_load(of: IngestBatch) -> tuple[float, Store]:
             best = float("inf")
-            engine = None
+            store = None
             for _ in range(max(1, repeats)):
-                engine = target.fresh()  # created and migrated outside the timing
+                store = target.fresh()  # created and migrated outside the timing
                 start = time.perf_counter()
-                summary = save_batch(engine, of, source_file="bench.csv", format="bench")
+                summary = store.save_batch(of, source_file="bench.csv", format="bench")
                 best = min(best, time.perf_counter() - start)
                 assert summary.new == len(of.incidents), summary
-            return best, engine
+            assert store is not None
+            return best, store
 
         bare = IngestBatch(batch.incidents, batch.history.iloc[:0], batch.rejected.iloc[:0])
         first_bare, _ = first_load(bare)
-        first, engine = first_load(batch)  # `again` re-ingests into the last of these
+        first, store = first_load(batch)  # `again` re-ingests into the last of these
+        lookup = lookup_p99(store, batch)
 
         def again() -> None:
-            summary = save_batch(engine, batch, source_file="bench.csv", format="bench")
+            summary = store.save_batch(batch, source_file="bench.csv", format="bench")
             assert summary.new == summary.updated == 0, summary
 
         repeat_time, _ = best_of(repeats, again)
         update_times = []
         for _ in range(max(1, repeats)):
-            engine = target.fresh()
-            save_batch(engine, batch, source_file="bench.csv", format="bench")
+            store = target.fresh()
+            store.save_batch(batch, source_file="bench.csv", format="bench")
             start = time.perf_counter()
-            summary = save_batch(engine, later, source_file="later.csv", format="bench")
+            summary = store.save_batch(later, source_file="later.csv", format="bench")
             update_times.append(time.perf_counter() - start)
             assert summary.updated == len(batch.incidents) // 10, summary
         rows = len(batch.incidents)
@@ -284,6 +310,7 @@ def _time_target(
             (f"{kind}: first load (all new, + history)", first, rows),
             (f"{kind}: same batch again (all unchanged)", repeat_time, rows),
             (f"{kind}: 10% updated + 1% new", min(update_times), len(later.incidents)),
+            (f"{kind}: get_incident p99 of {LOOKUPS:,} (store of {rows:,})", lookup, 0),
         ]
     finally:
         target.close()
@@ -294,11 +321,9 @@ def _child(mode: str, rows: int, seed: int) -> None:
     batch = generate_batch(rows, seed)
     if mode == "generate":
         return
-    from impactlens.store import save_batch
-
     target = Target(mode)
     try:
-        save_batch(target.fresh(), batch, source_file="bench.csv", format="bench")
+        target.fresh().save_batch(batch, source_file="bench.csv", format="bench")
     finally:
         target.close()
 
@@ -365,6 +390,9 @@ def main(argv: list[str] | None = None) -> int:
     for kind in kinds:
         for label, elapsed, count in _time_target(kind, batch, later, args.repeats):
             measured[label] = elapsed
+            if not count:  # a latency, not a throughput: no rate, no ratio to the read
+                table.append([label, seconds(elapsed), "", ""])
+                continue
             table.append(
                 [label, seconds(elapsed), _rate(count, elapsed), f"{elapsed / read_time:.2f}x"]
             )
@@ -391,6 +419,17 @@ def main(argv: list[str] | None = None) -> int:
             higher_is_better=False,
         )
     )
+    for kind in kinds:
+        lookup = measured[f"{kind}: get_incident p99 of {LOOKUPS:,} (store of {rows:,})"]
+        print(
+            target_line(
+                f"{kind} get_incident p99",
+                lookup * 1000,
+                LOOKUP_P99_TARGET_MS,
+                higher_is_better=False,
+                unit=" ms",
+            )
+        )
     return 0
 
 

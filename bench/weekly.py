@@ -1,6 +1,6 @@
-"""Benchmark: the Monday job (facts, hotspots, KPI scorecard of a week) on a year of incidents.
+"""Benchmark: the Monday job (the weekly review of one week) on a year of incidents.
 
-``python -m bench.weekly [--quick] [--repeats N] [--no-memory]``
+``python -m bench.weekly [--quick] [--repeats N] [--no-memory] [--no-year]``
 
 Data (cached under ``.impactlens/bench/``): a generated service map of realistic size
 (3,000 services, 300 processes, 9,000 edges; `bench.mapgen`) and 1,000,000 canonical
@@ -8,31 +8,31 @@ incidents over the year before ``2026-11-23T00:00Z`` with ~1.8 assignment-histor
 each (`bench.ingest.generate_batch`, adapted so that each incident's CI names a service of
 that map by id or alias, or its category one of the map's match rules, and so that its
 assignment groups are the map's ``support_tiers`` groups: service desk, then the
-domain's Ops and Dev teams). Support tiers are assigned as the reader does
-(`ingest.tiers.assign_support_tiers` with the map). Written as an incidents CSV and a
-history CSV (for the baseline) and as Parquet (the frames, as the store or the reader
-hands them over: canonical dtypes, tiers assigned).
+domain's Ops and Dev teams). As the store keeps them, the incidents carry what the
+source said: no service, no tier (both are derived at analysis, from the map). Written
+as an incidents CSV and a history CSV (for the baseline) and as Parquet (the frames in
+the store's canonical dtypes).
 
 Timed, best of N, in the same run:
 
 - the baseline: ``pd.read_csv(path, engine="pyarrow")`` of the incidents CSV plus the
   history CSV;
 - the Monday job for the last full week of the data (2026-W47, UTC), from the frames of
-  all 1,000,000 incidents in memory: (1) select the incidents the week needs (the week,
-  its 8 baseline weeks and the 14 days before them, for repeats; as
-  `impactlens.cli.weekly_input.load_weekly_input` selects them) and their history, and
-  `engine.facts.incident_facts` over them; (2) `engine.hotspots.hotspot_keys` and
-  `find_hotspots` (with the history and the per-process minutes); (3) the KPI scorecard
-  over the 8 trend weeks as `impactlens.cli.kpis.weekly_scorecard` computes it (repeat
-  flags, `engine.timelines.process_timelines`, `engine.kpis.kpi_scorecard`);
-- the same stages over all 1,000,000 incidents, to show how they scale: the facts of the
-  whole year, the same week's hotspots, the KPI scorecard over 52 weeks.
+  all 1,000,000 incidents in memory: (1) select the incidents the review needs and their
+  history, as `Store.load_week` selects them (active from `ReviewWindow.since` to the
+  week's end); (2) `engine.weekly.review_week` over them: facts (service, tier, impact,
+  escalation, repeats), hotspots, the 8-week KPI scorecard with its process timelines,
+  mis-prioritised incidents, group outages, likely common causes, the costliest
+  incidents, coverage;
+- the same review over all 1,000,000 incidents with a 52-week KPI trend, to show how it
+  scales.
 
-Target (issue 4): the weekly job within 1.0x of the read. Peak memory: each of "load the
-frames" and "load the frames + the weekly job" (and + the full year) runs in a fresh
+Target (DESIGN.md): the Monday job within 1.0x of the read. Peak memory: each of "load
+the frames" and "load the frames + the weekly job" (and + the full year) runs in a fresh
 child process whose ``ru_maxrss`` is reported. A cross-check at the end compares the
-results with counts made independently with pandas, with the CLI's `weekly_scorecard`,
-and the weekly results with the full-year ones; it fails loudly on any difference.
+results with counts made independently with pandas (support tiers included, from the
+map's ``support_tiers``), and the weekly results with the full-year ones; it fails
+loudly on any difference.
 """
 
 from __future__ import annotations
@@ -44,7 +44,6 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -69,17 +68,14 @@ TARGET_RATIO = 1.0
 FULL = {"services": 3_000, "processes": 300, "edges": 9_000, "incidents": 1_000_000}
 QUICK = {"services": 300, "processes": 30, "edges": 900, "incidents": 20_000}
 CACHE_DIR = REPO_ROOT / ".impactlens" / "bench"
-FORMAT_VERSION = 1  # bump when the generated data changes, so old files are not reused
+FORMAT_VERSION = 2  # bump when the generated data changes, so old files are not reused
 TIMEZONE = "UTC"
+TREND_WEEKS = 8
 YEAR_WEEKS = 52
 
-SELECT = "select the weeks' incidents + history"
-FACTS = "incident_facts"
-HOTSPOTS = "hotspot_keys + find_hotspots"
-REPEATS = "hotspot_keys + repeat_flags"
-TIMELINES = "process_timelines"
-KPIS = "kpi_scorecard"
-STAGES = (SELECT, FACTS, HOTSPOTS, REPEATS, TIMELINES, KPIS)
+SELECT = "(1) select the review's incidents + history"
+REVIEW = "(2) review_week"
+STAGES = (SELECT, REVIEW)
 # Runs `argv` as its only child and prints that child's peak RSS (KiB on Linux).
 _RSS_WRAPPER = (
     "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True); "
@@ -110,8 +106,9 @@ def generate_weekly_batch(rows: int, records: dict[str, Any], seed: int = 0) -> 
     a CI the map does not know and 15% have no CI, their category (the service's domain's)
     matching a map rule. Each incident's first assignment is the service desk (85%), the
     domain's Ops (12%) or Dev (3%) team; each reassignment moves it on (desk to Ops, Ops
-    to Dev or back to the desk or to another domain's Ops, Dev back to Ops). Support tiers
-    are left empty for `ingest.tiers.assign_support_tiers` to fill from the map.
+    to Dev or back to the desk or to another domain's Ops, Dev back to Ops). Services and
+    support tiers are left empty, as the store keeps them: the review derives both from
+    the map.
     """
     batch = generate_batch(rows, seed)
     incidents, history = batch.incidents, batch.history
@@ -136,7 +133,6 @@ def generate_weekly_batch(rows: int, records: dict[str, Any], seed: int = 0) -> 
     lower = (by_alias & (rng.random(rows) < 0.2)).nonzero()[0]
     ci.iloc[lower] = ci.iloc[lower].str.lower()
     ci[unknown] = ("ci-" + pd.Series(numbers[unknown]).astype("string").str.zfill(5)).to_numpy()
-    service_id = pd.Series(np.where(by_id | by_alias, ids[service], None), dtype="string")
     domain = domain_of[service]
     category = pd.Series(np.array([f"Domain {d:02d}" for d in range(domains)])[domain])
 
@@ -174,7 +170,7 @@ def generate_weekly_batch(rows: int, records: dict[str, Any], seed: int = 0) -> 
     no_tier = pd.array([pd.NA] * rows, dtype="string")
     incidents = incidents.assign(
         ci=ci.array,
-        service_id=service_id.array,
+        service_id=pd.array([pd.NA] * rows, dtype="string"),
         category=pd.array(category.to_numpy(), dtype="string"),
         assignment_group=pd.array(group_names[steps[reassignments, np.arange(rows)]], "string"),
         support_tier=no_tier,
@@ -224,17 +220,14 @@ class Inputs:
 
 
 def prepare_inputs(
-    size: dict[str, int], seed: int, records: dict[str, Any], service_map, folder: Path
+    size: dict[str, int], seed: int, records: dict[str, Any], folder: Path
 ) -> Inputs:
     """Generate (unless cached) and write the incidents and history, as CSV and Parquet."""
-    from impactlens.ingest.tiers import assign_support_tiers
-
     inputs = Inputs.of(size, seed, folder)
     if inputs.all_exist():
         return inputs
     folder.mkdir(parents=True, exist_ok=True)
     batch = generate_weekly_batch(size["incidents"], records, seed)
-    batch, _ = assign_support_tiers(batch, service_map=service_map)
     for frame, csv, parquet in (
         (batch.incidents, inputs.incidents_csv, inputs.incidents_parquet),
         (batch.history, inputs.history_csv, inputs.history_parquet),
@@ -270,11 +263,7 @@ class JobResult:
 
     incidents: int
     history: pd.DataFrame
-    facts: Any  # engine.facts.IncidentFacts
-    hotspots: pd.DataFrame
-    scorecard: pd.DataFrame
-    hotspot_bounds: pd.DatetimeIndex
-    kpi_bounds: pd.DatetimeIndex
+    review: Any  # engine.weekly.WeeklyReview
 
 
 def select_weeks(
@@ -283,17 +272,13 @@ def select_weeks(
     *,
     since: pd.Timestamp,
     until: pd.Timestamp,
-    as_of: pd.Timestamp,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The incidents active in ``[since, until)`` and opened by `as_of`, with their history.
-
-    The incidents as `impactlens.cli.weekly_input.load_weekly_input` selects them; the
-    history rows of those incidents, as the store's ``load_history(by="active")`` returns
-    them (the benchmark data has one source, so the incident id alone is the key).
-    """
+    """The incidents active in ``[since, until)``, with their history, as
+    `Store.load_week` returns them (the benchmark data has one source, so the incident id
+    alone is the key)."""
     opened = incidents["opened_at"]
-    resolved = incidents["resolved_at"]
-    active = ((opened < until) & (opened <= as_of) & ~(resolved < since)).to_numpy()
+    restored = incidents["resolved_at"].fillna(incidents["closed_at"])
+    active = ((opened < until) & ~(restored < since)).to_numpy()
     chosen = incidents[active]
     # Arrow's is_in: pandas' Series.isin on Arrow-backed strings takes ~20x longer here.
     rows = pc.is_in(pa.array(history["incident_id"]), value_set=pa.array(chosen["incident_id"]))
@@ -303,24 +288,20 @@ def select_weeks(
 def run_job(
     incidents: pd.DataFrame,
     history: pd.DataFrame,
-    model,
+    model: Any,
     *,
     as_of: pd.Timestamp,
     week: str,
-    kpi_weeks: int,
+    trend_weeks: int,
     select: bool,
     timings: dict[str, float] | None = None,
 ) -> JobResult:
-    """The Monday job for `week`: facts, hotspots, KPI scorecard over `kpi_weeks` weeks.
+    """The Monday job: the review of `week`, with a KPI trend of `trend_weeks` weeks.
 
-    With `select`, only the incidents the week needs (and their history) are analysed;
-    otherwise all of them.
+    With `select`, only the incidents the review needs (and their history) are given to
+    it, as the store would hand them over; otherwise all of them.
     """
-    from impactlens.engine.facts import incident_facts
-    from impactlens.engine.hotspots import HotspotRules, find_hotspots, hotspot_keys
-    from impactlens.engine.weeks import week_bounds
-
-    from impactlens.cli.kpis import REPEAT_DAYS
+    from impactlens.engine.weekly import ReviewSettings, review_week, review_window
 
     def timed(name: str, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         start = time.perf_counter()
@@ -329,75 +310,25 @@ def run_job(
             timings[name] = time.perf_counter() - start
         return result
 
-    rules = HotspotRules()
-    hotspot_bounds = week_bounds(week, TIMEZONE, weeks_before=rules.baseline_weeks)
-    kpi_bounds = week_bounds(week, TIMEZONE, weeks_before=kpi_weeks - 1)
+    settings = ReviewSettings(timezone=TIMEZONE, trend_weeks=trend_weeks)
     if select:
-        lookback = timedelta(days=max(rules.repeat_days, REPEAT_DAYS))
+        window = review_window(week, settings)
         incidents, history = timed(
-            SELECT,
-            select_weeks,
-            incidents,
-            history,
-            since=min(hotspot_bounds[0], kpi_bounds[0]) - lookback,
-            until=hotspot_bounds[-1],
-            as_of=as_of,
+            SELECT, select_weeks, incidents, history, since=window.since, until=window.end
         )
     elif timings is not None:
         timings[SELECT] = 0.0
-    facts = timed(FACTS, incident_facts, incidents, history, model, as_of=as_of)
-
-    def hotspots() -> pd.DataFrame:  # as impactlens.cli.hotspots does
-        table = facts.incidents.assign(key=hotspot_keys(facts.incidents))
-        names = {p.id: p.name for p in model.service_map.processes}
-        return find_hotspots(
-            table,
-            hotspot_bounds,
-            rules=rules,
-            history=history,
-            process_minutes=facts.pairs,
-            process_names=names,
-        )
-
-    found = timed(HOTSPOTS, hotspots)
-    scorecard = _scorecard(facts, model, kpi_bounds, as_of, timed)
-    return JobResult(
-        incidents=len(incidents),
-        history=history,
-        facts=facts,
-        hotspots=found,
-        scorecard=scorecard,
-        hotspot_bounds=hotspot_bounds,
-        kpi_bounds=kpi_bounds,
+    review = timed(
+        REVIEW,
+        review_week,
+        incidents,
+        history,
+        model,
+        week=week,
+        settings=settings,
+        as_of=as_of,
     )
-
-
-def _scorecard(facts, model, bounds: pd.DatetimeIndex, as_of: pd.Timestamp, timed):
-    """`impactlens.cli.kpis.weekly_scorecard`, stage by stage (the cross-check compares)."""
-    from impactlens.engine.hotspots import hotspot_keys, repeat_flags
-    from impactlens.engine.kpis import kpi_scorecard
-    from impactlens.engine.timelines import process_timelines
-
-    from impactlens.cli.kpis import REPEAT_DAYS
-
-    table = facts.incidents
-    repeat = timed(
-        REPEATS,
-        lambda: repeat_flags(hotspot_keys(table), table["opened_at"], repeat_days=REPEAT_DAYS),
-    )
-    table = table.assign(repeat=repeat)
-    timelines = timed(TIMELINES, process_timelines, table, model, as_of=as_of, bounds=bounds)
-    processes = model.service_map.processes
-    return timed(
-        KPIS,
-        kpi_scorecard,
-        table,
-        bounds,
-        timelines=timelines,
-        pairs=facts.pairs,
-        process_criticality={p.id: p.criticality for p in processes},
-        process_names={p.id: p.name for p in processes},
-    )
+    return JobResult(incidents=len(incidents), history=history, review=review)
 
 
 def time_job(repeats: int, **job: Any) -> tuple[dict[str, float], float, JobResult]:
@@ -421,34 +352,60 @@ def time_job(repeats: int, **job: Any) -> tuple[dict[str, float], float, JobResu
 # --------------------------------------------------------------------------- cross-check
 
 
+def escalated_by_pandas(
+    incidents: pd.DataFrame, history: pd.DataFrame, records: dict[str, Any]
+) -> pd.Series:
+    """Whether each incident reached L2 or L3, worked out with pandas from the map's
+    ``support_tiers`` (DESIGN.md's rules: the highest tier of its groups; with none
+    known, escalated when reassigned away from its first group)."""
+    rank = {"L1": 1, "L2": 2, "L3": 3}
+    named: dict[str, int] = {}
+    for service in records["services"]:
+        for group, tier in (service.get("support_tiers") or {}).items():
+            named[group.lower()] = max(named.get(group.lower(), 0), rank[tier])
+    groups = history["assignment_group"].astype(str).str.lower()
+    tiers = pd.Series(groups.map(named).fillna(0).to_numpy(), index=history["incident_id"])
+    highest = tiers.groupby(level=0).max().reindex(incidents["incident_id"]).fillna(0)
+    moved = (
+        history.groupby("incident_id")["assignment_group"]
+        .nunique()
+        .reindex(incidents["incident_id"])
+        .fillna(0)
+        > 1
+    )
+    moved |= (incidents["reassignment_count"].fillna(0) > 0).to_numpy()
+    fallback = np.where(moved, 2, 1)
+    return pd.Series(np.where(highest > 0, highest, fallback) >= 2, index=incidents.index)
+
+
 def cross_check(
     incidents: pd.DataFrame,
+    history: pd.DataFrame,
+    records: dict[str, Any],
     weekly: JobResult,
     year: JobResult | None,
-    model,
     *,
     as_of: pd.Timestamp,
     week: str,
 ) -> list[str]:
     """Lines saying what was checked; raises `CrossCheckError` on the first disagreement."""
-    from impactlens.cli.kpis import weekly_scorecard
-    from impactlens.cli.weekly_input import WeeklyInput
 
     def check(ok: bool, message: str) -> None:
         if not ok:
             raise CrossCheckError(f"cross-check failed: {message}")
 
     done = []
+    review = weekly.review
     # Counted with pandas alone, from the frame of all incidents.
     opened = incidents["opened_at"]
-    start, end = weekly.hotspot_bounds[-2], weekly.hotspot_bounds[-1]
+    start, end = review.window.start, review.window.end
     in_week = (opened >= start) & (opened < end) & (opened <= as_of)
     expected = int(in_week.sum())
-    hotspots = weekly.hotspots
+    hotspots = review.hotspots
     check(expected > 0, f"no incident was opened in {week}")
     counted = int(hotspots["incidents"].sum())
     check(counted == expected, f"hotspot incidents sum to {counted:,}, pandas counts {expected:,}")
-    escalated = int(incidents["support_tier"][in_week].isin(["L2", "L3"]).sum())
+    escalated = int(escalated_by_pandas(incidents[in_week], history, records).sum())
     found = int(hotspots["escalated"].sum())
     check(found == escalated, f"hotspots count {found:,} escalated, pandas {escalated:,}")
     check(hotspots["key"].is_unique, "a hotspot key appears twice")
@@ -458,8 +415,8 @@ def cross_check(
         f"over {len(hotspots):,} keys"
     )
 
-    card = weekly.scorecard
-    bounds = weekly.kpi_bounds
+    card = review.kpis
+    bounds = review.window.trend_bounds
     per_week = [
         int(((opened >= bounds[i]) & (opened < bounds[i + 1]) & (opened <= as_of)).sum())
         for i in range(len(bounds) - 1)
@@ -472,30 +429,19 @@ def cross_check(
     minutes = card[(card["kpi"] == "business_minutes_lost") & (card["subject"] == "all")]
     check(float(minutes["value"].iloc[0]) > 0, "no business minutes lost in the week")
     done.append(f"KPI incidents per week = pandas counts {per_week}")
-
-    cli = weekly_scorecard(
-        WeeklyInput(
-            facts=weekly.facts,
-            history=weekly.history,
-            model=model,
-            week=week,
-            bounds=bounds,
-            timezone=TIMEZONE,
-            as_of=as_of,
-            first_opened=None,
-        )
+    check(
+        len(review.week_incidents) == expected,
+        f"the review's week has {len(review.week_incidents):,} incidents, not {expected:,}",
     )
-    try:
-        pd.testing.assert_frame_equal(card, cli)
-    except AssertionError as error:
-        raise CrossCheckError(
-            f"cross-check failed: the scorecard differs from weekly_scorecard's: {error}"
-        ) from None
-    done.append(f"scorecard = impactlens.cli.kpis.weekly_scorecard ({len(card):,} rows)")
+    done.append(
+        f"review tables: {len(review.misprioritised):,} mis-prioritised, "
+        f"{len(review.group_outages):,} group outages, {len(review.common_causes):,} likely "
+        f"common causes, {len(review.costliest):,} costliest incidents"
+    )
 
     if year is not None:
         try:
-            pd.testing.assert_frame_equal(weekly.hotspots, year.hotspots, rtol=1e-9)
+            pd.testing.assert_frame_equal(review.hotspots, year.review.hotspots, rtol=1e-9)
         except AssertionError as error:
             raise CrossCheckError(
                 f"cross-check failed: the week's hotspots differ when all incidents are "
@@ -503,7 +449,7 @@ def cross_check(
             ) from None
         weeks = len(bounds) - 1
         mine = card.set_index(["kpi", "subject"])["trend"]
-        theirs = year.scorecard.set_index(["kpi", "subject"])["trend"]
+        theirs = year.review.kpis.set_index(["kpi", "subject"])["trend"]
         missing = mine.index.difference(theirs.index)
         check(missing.empty, f"KPI rows missing from the full year: {list(missing)[:5]}")
         a = np.array(mine.tolist(), dtype=np.float64)
@@ -515,9 +461,10 @@ def cross_check(
                 f"cross-check failed: KPI {mine.index[row]} over the last {weeks} weeks is "
                 f"{a[row].tolist()} from the week's incidents, {b[row].tolist()} from all"
             )
+        year_weeks = len(year.review.window.trend_bounds) - 1
         done.append(
-            f"full year: same hotspots; last {weeks} weeks of its {len(year.kpi_bounds) - 1}-week "
-            f"KPI trends = the weekly scorecard ({len(mine):,} rows)"
+            f"full year: same hotspots; last {weeks} weeks of its {year_weeks}-week KPI "
+            f"trends = the weekly scorecard ({len(mine):,} rows)"
         )
     return done
 
@@ -538,8 +485,6 @@ def _child(mode: str, quick: bool, seed: int, folder: Path) -> None:
         return
     as_of = pd.Timestamp(INCIDENTS_AS_OF)
     week = last_complete_week(as_of, TIMEZONE)
-    from impactlens.cli.kpis import TREND_WEEKS
-
     weekly = mode == "weekly"
     run_job(
         incidents,
@@ -547,7 +492,7 @@ def _child(mode: str, quick: bool, seed: int, folder: Path) -> None:
         model,
         as_of=as_of,
         week=week,
-        kpi_weeks=TREND_WEEKS if weekly else YEAR_WEEKS,
+        trend_weeks=TREND_WEEKS if weekly else YEAR_WEEKS,
         select=weekly,
     )
 
@@ -595,13 +540,11 @@ def main(argv: list[str] | None = None) -> int:
     from impactlens.engine.weeks import last_complete_week
     from impactlens.service_map.build import build_service_map
 
-    from impactlens.cli.kpis import TREND_WEEKS
-
     size = _size(args.quick)
     start = time.perf_counter()
     records = _map_records(size, args.seed)
     service_map = build_service_map(records)
-    inputs = prepare_inputs(size, args.seed, records, service_map, args.cache_dir)
+    inputs = prepare_inputs(size, args.seed, records, args.cache_dir)
     incidents, history = load_frames(inputs)
     model_start = time.perf_counter()
     model = build_impact_model(service_map)
@@ -633,13 +576,13 @@ def main(argv: list[str] | None = None) -> int:
 
     common = {"incidents": incidents, "history": history, "model": model, "as_of": as_of}
     best, total, weekly = time_job(
-        args.repeats, **common, week=week, kpi_weeks=TREND_WEEKS, select=True
+        args.repeats, **common, week=week, trend_weeks=TREND_WEEKS, select=True
     )
     year_best: dict[str, float] | None = None
     year_total, year = float("nan"), None
     if not args.no_year:
         year_best, year_total, year = time_job(
-            args.repeats, **common, week=week, kpi_weeks=YEAR_WEEKS, select=False
+            args.repeats, **common, week=week, trend_weeks=YEAR_WEEKS, select=False
         )
 
     def stage_row(label: str, names: tuple[str, ...]) -> list[str]:
@@ -652,13 +595,8 @@ def main(argv: list[str] | None = None) -> int:
 
     blank = ["", ""] if year_best is not None else []
     rows = [["baseline: pd.read_csv(engine='pyarrow') x2", seconds(read_time), "1.00x", *blank]]
-    rows.append(stage_row("(1) facts", (SELECT, FACTS)))
-    rows.append(stage_row(f"    {SELECT}", (SELECT,)))
-    rows.append(stage_row(f"    {FACTS}", (FACTS,)))
-    rows.append(stage_row(f"(2) {HOTSPOTS}", (HOTSPOTS,)))
-    rows.append(stage_row("(3) KPI scorecard", (REPEATS, TIMELINES, KPIS)))
-    for name in (REPEATS, TIMELINES, KPIS):
-        rows.append(stage_row(f"    {name}", (name,)))
+    for name in STAGES:
+        rows.append(stage_row(name, (name,)))
     total_row = ["total (best run)", seconds(total), _ratio(total, read_time)]
     if year is not None:
         total_row += [seconds(year_total), _ratio(year_total, read_time)]
@@ -675,17 +613,18 @@ def main(argv: list[str] | None = None) -> int:
             rows.append([f"peak RSS, child: load {label}", mebibytes(rss), extra, *blank])
 
     print()
+    review = weekly.review
     print(
         f"weekly job: {weekly.incidents:,} of {len(incidents):,} incidents selected, "
-        f"{len(weekly.history):,} history rows, {len(weekly.facts.pairs):,} (incident, "
-        f"process) pairs; {len(weekly.hotspots):,} hotspot keys, "
-        f"{int((weekly.hotspots['flag'] != '').sum())} flagged; {len(weekly.scorecard):,} "
+        f"{len(weekly.history):,} history rows, {len(review.facts.pairs):,} (incident, "
+        f"process) pairs; {len(review.hotspots):,} hotspot keys, "
+        f"{int((review.hotspots['flag'] != '').sum())} flagged; {len(review.kpis):,} "
         f"KPI rows over {TREND_WEEKS} weeks"
     )
     if year is not None:
         print(
-            f"full year: {year.incidents:,} incidents, {len(year.facts.pairs):,} pairs; "
-            f"{len(year.scorecard):,} KPI rows over {YEAR_WEEKS} weeks"
+            f"full year: {year.incidents:,} incidents, {len(year.review.facts.pairs):,} "
+            f"pairs; {len(year.review.kpis):,} KPI rows over {YEAR_WEEKS} weeks"
         )
     header = ["stage", "weekly job", "/ read"]
     if year_best is not None:
@@ -693,7 +632,7 @@ def main(argv: list[str] | None = None) -> int:
     print_table(rows, header=header)
     print()
     print("cross-check:")
-    for line in cross_check(incidents, weekly, year, model, as_of=as_of, week=week):
+    for line in cross_check(incidents, history, records, weekly, year, as_of=as_of, week=week):
         print(f"  ok: {line}")
     print()
     print(target_line("weekly job / read", total / read_time, TARGET_RATIO, higher_is_better=False))

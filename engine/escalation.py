@@ -1,6 +1,6 @@
 """Escalation facts of each incident, and the handoffs between assignment groups.
 
-From an incident's support tier (the highest it reached; see `ingest.tiers`) and its
+From an incident's support tier (the highest it reached; see `engine.tiers`) and its
 assignment history (one row per assignment, in order):
 
 - ``escalated``: it reached L2 or L3; ``reached_l3``: it reached L3.
@@ -22,6 +22,8 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 from impactlens.engine.columns import require_columns
+from impactlens.engine.keys import incident_positions
+from impactlens.engine.tiers import tier_ranks
 
 __all__ = [
     "ESCALATION_COLUMNS",
@@ -46,7 +48,6 @@ ESCALATION_COLUMNS = (
 HANDOFF_COLUMNS = ("from_group", "to_group", "handoffs", "incidents")
 PING_PONG_COLUMNS = ("group_a", "group_b", "incidents")
 PING_PONG_REASSIGNMENTS = 3  # this many reassignments count as ping-pong even without a bounce
-_TIER_RANK = {"L1": 1, "L2": 2, "L3": 3}
 _KEY = ("source", "incident_id")
 _HISTORY_COLUMNS = ("source", "incident_id", "assignment_group")
 
@@ -86,8 +87,7 @@ def escalation_facts(incidents: pd.DataFrame, history: pd.DataFrame) -> pd.DataF
         for a, b in zip(low[first], high[first], strict=True)
     ]
 
-    tiers = incidents["support_tier"].astype("string").str.upper().map(_TIER_RANK)
-    tier_rank = pd.to_numeric(tiers).fillna(1).to_numpy(dtype=np.int64)
+    tier_rank = np.maximum(tier_ranks(incidents["support_tier"]), 1)
     return pd.DataFrame(
         {
             "tier_rank": tier_rank,
@@ -200,7 +200,7 @@ def assignment_steps(
         )
         incident = codes.astype(np.int64)
     else:
-        incident = _positions(history, incidents)
+        incident = incident_positions(history, incidents)
     group, groups = pd.factorize(history["assignment_group"].astype("string"))
     keep = (incident >= 0) & (group >= 0)
     incident, group = incident[keep], group[keep].astype(np.int64)
@@ -214,23 +214,6 @@ def assignment_steps(
         group=group[~repeat],
         groups=np.asarray(groups, dtype=object),
     )
-
-
-def _positions(history: pd.DataFrame, incidents: pd.DataFrame) -> np.ndarray:
-    """Each history row's incident as a position in `incidents` (-1 if absent)."""
-    ids, id_names = pd.factorize(
-        pd.concat([incidents["incident_id"], history["incident_id"]], ignore_index=True).astype(
-            "string"
-        )
-    )
-    sources, _ = pd.factorize(
-        pd.concat([incidents["source"], history["source"]], ignore_index=True).astype("string")
-    )
-    combined = sources.astype(np.int64) * (len(id_names) + 1) + ids
-    count = len(incidents)
-    lookup = pd.Series(np.arange(count), index=combined[:count])
-    lookup = lookup[~lookup.index.duplicated()]
-    return lookup.reindex(combined[count:]).fillna(-1).to_numpy(dtype=np.int64)
 
 
 def _bounces(steps: AssignmentSteps) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -6,10 +6,11 @@ subcategory, assignment_group and location. For one week (the *window*) and the
 `HotspotRules.baseline_weeks` weeks before it, `find_hotspots` counts per key:
 
 - ``incidents``, ``escalated`` (reached L2 or L3), ``reached_l3``, ``escalation_rate``;
-- ``repeats``: incidents opened within ``repeat_days`` after another incident on the same
-  key (the earlier one may be from before the window);
-- ``ping_pong`` (A -> B -> A between groups, or 3+ reassignments) and ``reopens``;
-- time to restore (``ttr_median_hours``, ``ttr_p90_hours``, resolved incidents only);
+- ``repeats``: its repeat incidents (`engine.repeats`: the same repeat key again within
+  ``repeat_days``; worked out once in `engine.facts`, as the KPIs count them);
+- ``ping_pong`` (A -> B -> A between groups, or 3+ reassignments) and ``reopens``
+  (incidents reopened at least once);
+- time to restore (``ttr_median_hours``, ``ttr_p90_hours``, restored incidents only);
 - ``impact_score`` (weighted business minutes lost) and ``repeat_impact``: the impact
   score of its escalated repeats, the figure hotspots are ranked by;
 
@@ -32,13 +33,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from impactlens.engine.columns import require_columns
+from impactlens.engine.columns import first_known, require_columns, text_values
 from impactlens.engine.escalation import assignment_steps
 from impactlens.engine.rates import fit_gamma_prior, negative_binomial_tail, poisson_tail
 from impactlens.engine.weeks import week_of
+
+from impactlens.errors import InvalidSettingsError
 
 __all__ = [
     "HOTSPOT_COLUMNS",
@@ -47,7 +51,6 @@ __all__ = [
     "HotspotRules",
     "find_hotspots",
     "hotspot_keys",
-    "repeat_flags",
 ]
 
 # What --group-by accepts, and the incident column each reads.
@@ -60,8 +63,8 @@ KEY_FIELDS: Mapping[str, str] = {
     "location": "location",
 }
 HOTSPOT_INPUT_COLUMNS = (
-    "source", "incident_id", "opened_at", "resolved_at", "key", "escalated", "reached_l3",
-    "ping_pong", "bounce", "reopen_count", "impact_score",
+    "source", "incident_id", "opened_at", "key", "escalated", "reached_l3", "ping_pong",
+    "bounce", "reopened", "repeat", "ttr_hours", "impact_score",
 )  # fmt: skip
 HOTSPOT_COLUMNS = (
     "rank", "key", "flag", "incidents", "escalated", "reached_l3", "escalation_rate",
@@ -69,6 +72,7 @@ HOTSPOT_COLUMNS = (
     "repeat_impact", "top_process", "top_process_minutes", "baseline_escalated_per_week",
     "rate_ratio", "p_value", "high_weeks", "top_handoff", "reasons", "problem_record",
 )  # fmt: skip
+DEFAULT_KEY_COLUMNS = ("service_id", "ci", "category")  # service, else CI, else category
 _NONE = "(none)"
 _SEPARATOR = " / "
 
@@ -78,7 +82,6 @@ class HotspotRules:
     """The thresholds of hotspot flagging (stated in the module docstring)."""
 
     baseline_weeks: int = 8
-    repeat_days: float = 14.0
     alpha: float = 0.01
     min_escalated: int = 3
     min_rate_ratio: float = 2.0
@@ -86,9 +89,11 @@ class HotspotRules:
 
     def __post_init__(self) -> None:
         if self.baseline_weeks < 1:
-            raise ValueError(f"baseline_weeks must be 1 or more, not {self.baseline_weeks}")
+            raise InvalidSettingsError(
+                f"baseline_weeks must be 1 or more, not {self.baseline_weeks}"
+            )
         if not 1 <= self.chronic_weeks <= self.baseline_weeks:
-            raise ValueError(
+            raise InvalidSettingsError(
                 f"chronic_weeks must be from 1 to baseline_weeks ({self.baseline_weeks}), "
                 f"not {self.chronic_weeks}"
             )
@@ -109,42 +114,19 @@ def hotspot_keys(incidents: pd.DataFrame, group_by: Sequence[str] = ()) -> pd.Se
     """
     unknown = [name for name in group_by if name not in KEY_FIELDS]
     if unknown:
-        raise ValueError(
+        raise InvalidSettingsError(
             f"cannot group hotspots by {', '.join(map(repr, unknown))}: "
             f"choose from {', '.join(KEY_FIELDS)}"
         )
     if group_by:
         columns = [KEY_FIELDS[name] for name in group_by]
         require_columns(incidents, columns, where="hotspot_keys")
-        parts = [_text(incidents[column]).fillna(_NONE) for column in columns]
+        parts = [text_values(incidents[column]).fillna(_NONE) for column in columns]
         key = parts[0]
         for part in parts[1:]:
             key = key + _SEPARATOR + part
         return key.rename("key")
-    key = pd.Series(pd.NA, index=incidents.index, dtype="string")
-    for column in ("service_id", "ci", "category"):
-        if column in incidents.columns:
-            key = key.fillna(_text(incidents[column]))
-    return key.fillna(_NONE).rename("key")
-
-
-def repeat_flags(keys: pd.Series, opened_at: pd.Series, *, repeat_days: float) -> np.ndarray:
-    """Whether each incident was opened within `repeat_days` after another on its key.
-
-    >>> opened = pd.Series(pd.to_datetime(["2026-11-01", "2026-11-10", "2026-11-30"], utc=True))
-    >>> repeat_flags(pd.Series(["a", "a", "a"]), opened, repeat_days=14).tolist()
-    [False, True, False]
-    """
-    codes, _ = pd.factorize(keys)
-    opened = pd.to_datetime(opened_at, utc=True).to_numpy(dtype="datetime64[us]").view(np.int64)
-    order = np.lexsort((opened, codes))
-    same_key = codes[order][1:] == codes[order][:-1]
-    gap = np.diff(opened[order])
-    within = np.zeros(order.size, dtype=bool)
-    within[1:] = same_key & (gap <= int(repeat_days * 86_400_000_000))
-    flags = np.zeros(order.size, dtype=bool)
-    flags[order] = within
-    return flags
+    return first_known(incidents, DEFAULT_KEY_COLUMNS, missing=_NONE).rename("key")
 
 
 def find_hotspots(
@@ -152,6 +134,7 @@ def find_hotspots(
     bounds: pd.DatetimeIndex,
     *,
     rules: HotspotRules = HotspotRules(),
+    repeat_days: float,
     history: pd.DataFrame | None = None,
     process_minutes: pd.DataFrame | None = None,
     process_names: Mapping[str, str] | None = None,
@@ -161,12 +144,13 @@ def find_hotspots(
     Parameters
     ----------
     incidents : DataFrame
-        `HOTSPOT_INPUT_COLUMNS` (the escalation facts of `engine.escalation`, the score of
-        `engine.impact`, ``key`` from `hotspot_keys`). Incidents opened up to
-        ``repeat_days`` before ``bounds[0]`` count only as earlier incidents for repeats.
+        `HOTSPOT_INPUT_COLUMNS`: the facts of `engine.facts` and ``key`` from
+        `hotspot_keys`. Incidents opened outside `bounds` are ignored.
     bounds : DatetimeIndex
         ``baseline_weeks + 2`` week boundaries (`engine.weeks.week_bounds`); the last week
         is the window.
+    repeat_days : float
+        The repeat window the ``repeat`` facts were worked out with (for the reasons).
     history : DataFrame, optional
         Assignment history (``source, incident_id, assignment_group``), for each key's
         most frequent handoff in the window.
@@ -180,16 +164,11 @@ def find_hotspots(
     require_columns(incidents, HOTSPOT_INPUT_COLUMNS, where="find_hotspots")
     weeks = rules.baseline_weeks + 1
     if len(bounds) != weeks + 1:
-        raise ValueError(
+        raise InvalidSettingsError(
             f"bounds has {len(bounds)} moments; baseline_weeks={rules.baseline_weeks} "
             f"needs {weeks + 1}"
         )
-    if "repeat" in incidents.columns:  # already worked out for this key and these rules
-        repeat = incidents["repeat"].to_numpy(dtype=bool)
-    else:
-        repeat = repeat_flags(
-            incidents["key"], incidents["opened_at"], repeat_days=rules.repeat_days
-        )
+    repeat = incidents["repeat"].to_numpy(dtype=bool)
     week = week_of(incidents["opened_at"], bounds)
     in_range = np.flatnonzero(week >= 0)
     codes, keys = pd.factorize(incidents["key"].fillna(_NONE).to_numpy()[in_range])
@@ -214,7 +193,9 @@ def find_hotspots(
     table["top_handoff"] = _top_handoffs(incidents, window, window_codes, present, history)
     table = _ranked(table)
     names = dict(process_names or {})
-    table["reasons"] = [_reasons(row, rules, names) for row in table.itertuples(index=False)]
+    table["reasons"] = [
+        _reasons(row, rules, repeat_days, names) for row in table.itertuples(index=False)
+    ]
     table["problem_record"] = [_problem_record(row) for row in table.itertuples(index=False)]
     return table[list(HOTSPOT_COLUMNS)]
 
@@ -234,7 +215,7 @@ def _window_counts(
     escalated = incidents["escalated"].to_numpy(dtype=bool)[window]
     repeats = repeat[window]
     impact = incidents["impact_score"].to_numpy(dtype=np.float64)[window]
-    reopened = pd.to_numeric(incidents["reopen_count"]).fillna(0).to_numpy()[window] > 0
+    reopened = incidents["reopened"].to_numpy(dtype=bool)[window]
     table = pd.DataFrame(
         {
             "incidents": count(every).astype(np.int64),
@@ -249,9 +230,7 @@ def _window_counts(
     )
     table = table.astype({"reached_l3": "int64", "ping_pong": "int64"})
     table["escalation_rate"] = table["escalated"] / table["incidents"].where(table["incidents"] > 0)
-    opened = pd.to_datetime(incidents["opened_at"], utc=True).iloc[window]
-    resolved = pd.to_datetime(incidents["resolved_at"], utc=True).iloc[window]
-    hours = (resolved - opened).dt.total_seconds().to_numpy() / 3600.0
+    hours = incidents["ttr_hours"].to_numpy(dtype=np.float64)[window]
     known = ~np.isnan(hours)
     restore = pd.Series(hours[known]).groupby(codes[known])
     table["ttr_median_hours"] = restore.median().reindex(range(size)).to_numpy()
@@ -366,12 +345,14 @@ def _ranked(table: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def _reasons(row, rules: HotspotRules, process_names: Mapping[str, str]) -> str:
+def _reasons(
+    row: Any, rules: HotspotRules, repeat_days: float, process_names: Mapping[str, str]
+) -> str:
     parts = [f"{row.escalated} of {row.incidents} incidents reached L2 or L3"]
     if row.reached_l3:
         parts[0] += f" ({row.reached_l3} reached L3)"
     if row.repeats:
-        parts.append(f"{row.repeats} repeats within {rules.repeat_days:g} days")
+        parts.append(f"{row.repeats} repeats within {repeat_days:g} days")
     if row.ping_pong:
         between = (
             row.top_bounce.replace(" <-> ", " and ") if isinstance(row.top_bounce, str) else None
@@ -401,7 +382,7 @@ def _reasons(row, rules: HotspotRules, process_names: Mapping[str, str]) -> str:
     return "; ".join(parts)
 
 
-def _problem_record(row) -> str:
+def _problem_record(row: Any) -> str:
     if not row.flag:
         return ""
     text = f"Raise a problem record for {row.key}: {row.flag} L2/L3 escalations"
@@ -424,8 +405,3 @@ def _most_common(codes: np.ndarray, values: np.ndarray, size: int) -> np.ndarray
     best = sizes.drop_duplicates("code")
     result[best["code"].to_numpy()] = best["value"].to_numpy(dtype=object)
     return result
-
-
-def _text(values: pd.Series) -> pd.Series:
-    text = values.astype("string").str.strip()
-    return text.where(text != "", pd.NA)

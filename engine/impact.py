@@ -34,6 +34,7 @@ from impactlens.engine.exposure import ExposureTable, compute_exposure
 from impactlens.service_map.graph import impact_graph
 from impactlens.service_map.hours import WeeklyHours, weekly_hours
 from impactlens.service_map.model import BusinessProcess, ServiceMap
+from impactlens.service_map.version import map_version
 
 from impactlens.errors import InvalidIncidentsError
 from impactlens.moments import utc_moment
@@ -98,10 +99,12 @@ class ImpactModel:
     compressed sparse rows: the processes that node ``i`` reaches (exposure > 0), in
     column order, are ``pair_process[pair_start[i]:pair_start[i + 1]]``, with their
     exposures in ``pair_exposure``. ``value_per_hour[j]`` is process column ``j``'s.
-    Treat the arrays as read-only.
+    Treat the arrays as read-only. ``version`` is the map's content hash
+    (`impactlens.service_map.version.map_version`), which every score names.
     """
 
     service_map: ServiceMap
+    version: str
     graph: nx.DiGraph
     exposure: ExposureTable
     calendars: tuple[WeeklyHours, ...]
@@ -160,6 +163,7 @@ def build_impact_model(service_map: ServiceMap) -> ImpactModel:
     np.cumsum(np.bincount(pair_node, minlength=values.shape[0]), out=pair_start[1:])
     return ImpactModel(
         service_map=service_map,
+        version=map_version(service_map),
         graph=graph,
         exposure=exposure,
         calendars=calendars,

@@ -8,7 +8,7 @@ the incidents *opened* that week unless said otherwise:
 - ``business_minutes_lost`` and ``value_at_risk``, per process and in total, from the
   process timelines of `engine.correlation` (the union of impact intervals in that week,
   whenever the incidents were opened: concurrent incidents are not counted twice);
-- ``ttr_median_hours`` / ``ttr_p90_hours`` of the business-critical incidents resolved;
+- ``ttr_median_hours`` / ``ttr_p90_hours`` of the business-critical incidents restored;
 - ``escalation_rate_l2`` (reached L2 or L3), ``escalation_rate_l3``, ``repeat_rate``,
   ``ping_pong_rate``, ``reopen_rate``: shares of the week's incidents;
 - ``open_at_week_end`` per assignment group: incidents opened before the week ended and
@@ -31,7 +31,7 @@ __all__ = ["KPI_COLUMNS", "KPI_INPUT_COLUMNS", "kpi_scorecard"]
 
 KPI_INPUT_COLUMNS = (
     "opened_at", "resolved_at", "assignment_group", "escalated", "reached_l3", "ping_pong",
-    "reopen_count", "repeat",
+    "reopened", "repeat", "ttr_hours",
 )  # fmt: skip
 KPI_COLUMNS = ("kpi", "subject", "value", "previous", "change", "trend")
 _ALL = "all"
@@ -52,7 +52,9 @@ def kpi_scorecard(
     Parameters
     ----------
     incidents : DataFrame
-        `KPI_INPUT_COLUMNS`; ``repeat`` from `engine.hotspots.repeat_flags`.
+        `KPI_INPUT_COLUMNS`: the facts of `engine.facts` (``resolved_at`` is when the
+        service was restored; ``repeat``, ``ttr_hours`` and ``reopened`` are the one
+        definition the hotspots use too).
     bounds : DatetimeIndex
         Week boundaries (`engine.weeks.week_bounds`); the last week is the scorecard's.
     timelines : DataFrame, optional
@@ -82,14 +84,14 @@ def kpi_scorecard(
 
     opened = pd.to_datetime(incidents["opened_at"], utc=True)
     resolved = pd.to_datetime(incidents["resolved_at"], utc=True)
-    hours = ((resolved - opened).dt.total_seconds() / 3600.0).to_numpy()
+    hours = incidents["ttr_hours"].to_numpy(dtype=np.float64)
     restored = in_week & critical & ~np.isnan(hours)
     by_week = pd.Series(hours[restored]).groupby(week[restored])
     rows.append(("ttr_median_hours", "business-critical", _weekly(by_week.median(), weeks)))
     rows.append(("ttr_p90_hours", "business-critical", _weekly(by_week.quantile(0.9), weeks)))
 
     share = np.where(count > 0, 1.0 / np.where(count > 0, count, 1.0), np.nan)
-    reopened = pd.to_numeric(incidents["reopen_count"]).fillna(0).to_numpy() > 0
+    reopened = incidents["reopened"].to_numpy(dtype=bool)
     for kpi, column in (
         ("escalation_rate_l2", incidents["escalated"].to_numpy(dtype=bool)),
         ("escalation_rate_l3", incidents["reached_l3"].to_numpy(dtype=bool)),

@@ -47,7 +47,7 @@ from impactlens.engine.impact import (
     process_impacts,
 )
 
-from impactlens.errors import InvalidIncidentsError
+from impactlens.errors import InvalidIncidentsError, InvalidSettingsError
 
 __all__ = [
     "DEFAULT_MIN_GAP",
@@ -110,7 +110,9 @@ def misprioritised(
         Open incidents count up to here (only used when `pairs` is not given).
     pairs : DataFrame, optional
         ``PAIR_COLUMNS`` of `engine.impact.process_impacts` for these incidents, when the
-        caller already has them; computed otherwise. Rows of incidents not in
+        caller already has them; computed otherwise. With a ``row`` column, it gives
+        each pair's incident as a position in `incidents` (-1: another incident);
+        without, pairs are matched by ``incident_id``. Rows of incidents not in
         `incidents` are ignored. Whether a service reaches no process at all is read
         from `model`, never from the absence of pairs.
     min_gap : int
@@ -157,7 +159,7 @@ def misprioritised(
     """
     require_columns(incidents, SCORING_INPUT_COLUMNS, where="misprioritised")
     if min_gap < 1:
-        raise ValueError(f"min_gap must be at least 1, got {min_gap}")
+        raise InvalidSettingsError(f"min_gap must be at least 1, got {min_gap}")
     priority = _priorities(incidents["priority"])
     nodes = _node_rows(incidents["service_id"], model.exposure)
     if pairs is None:
@@ -167,7 +169,10 @@ def misprioritised(
             pair_incident = _given_pair_rows(pairs["incident_id"], incidents["incident_id"])
     else:
         require_columns(pairs, PAIR_COLUMNS, where="misprioritised pairs")
-        pair_incident = _given_pair_rows(pairs["incident_id"], incidents["incident_id"])
+        if "row" in pairs.columns:  # positions in `incidents` (ids may repeat across sources)
+            pair_incident = pairs["row"].to_numpy(dtype=np.int64)
+        else:
+            pair_incident = _given_pair_rows(pairs["incident_id"], incidents["incident_id"])
 
     deciding, suggested = _deciding_pairs(pairs, pair_incident, nodes, model)
     gap = priority - suggested

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
+
+from impactlens.errors import InvalidWeekError
+from impactlens.moments import time_zone
 
 __all__ = [
     "InvalidWeekError",
@@ -25,10 +27,6 @@ __all__ = [
 ]
 
 _WEEK = re.compile(r"^(\d{4})-?W(\d{2})$")
-
-
-class InvalidWeekError(ValueError):
-    """A week label or time zone that cannot be used."""
 
 
 def parse_week(label: str) -> date:
@@ -69,7 +67,7 @@ def week_bounds(label: str, timezone: str = "UTC", *, weeks_before: int = 0) -> 
     >>> week_bounds("2026-W44", "Europe/Berlin", weeks_before=1).strftime("%m-%d %H:%M")
     Index(['10-18 22:00', '10-25 23:00', '11-01 23:00'], dtype='str')
     """
-    zone = _zone(timezone)
+    zone = time_zone(timezone)
     if weeks_before < 0:
         raise InvalidWeekError(f"weeks_before must be 0 or more, not {weeks_before}")
     monday = parse_week(label)
@@ -104,13 +102,6 @@ def last_complete_week(as_of: pd.Timestamp, timezone: str = "UTC") -> str:
     '2026-W47'
     """
     moment = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of  # naive means UTC
-    local = moment.tz_convert(_zone(timezone))
+    local = moment.tz_convert(time_zone(timezone))
     this_monday = local.date() - timedelta(days=local.weekday())
     return week_label(this_monday - timedelta(weeks=1))
-
-
-def _zone(timezone: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidWeekError(f"time zone {timezone!r} is not an IANA zone name") from None

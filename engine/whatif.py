@@ -8,21 +8,34 @@ incidents removed, as if its problem had been fixed. Pure.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from impactlens.engine.hotspots import hotspot_keys
 from impactlens.engine.impact import ImpactModel
 from impactlens.engine.resolution import resolve_services
 from impactlens.engine.timelines import process_timelines
+from impactlens.engine.weekly import WeeklyReview
+
+from impactlens.errors import ImpactlensError, InvalidSettingsError
 
 __all__ = [
     "WHATIF_COLUMNS",
+    "UnknownHotspotError",
+    "WhatIf",
     "compare_timelines",
     "savings_sentence",
     "whatif_map",
     "whatif_without",
 ]
+
+
+class UnknownHotspotError(ImpactlensError):
+    """A hotspot key that no incident of the reviewed week has."""
+
 
 WHATIF_COLUMNS = (
     "process_id", "process", "impact_minutes_before", "impact_minutes_after", "minutes_saved",
@@ -30,49 +43,92 @@ WHATIF_COLUMNS = (
 )  # fmt: skip
 
 
-def whatif_map(
-    incidents: pd.DataFrame,
-    before: ImpactModel,
-    after: ImpactModel,
-    *,
-    as_of: pd.Timestamp,
-    bounds: pd.DatetimeIndex,
-) -> pd.DataFrame:
-    """`WHATIF_COLUMNS` for the period `bounds` (first to last), scored with each map.
+@dataclass(frozen=True)
+class WhatIf:
+    """A what-if's answer: `WHATIF_COLUMNS` per process, and how many incidents active in
+    the week the change touched (removed, or placed on the map differently)."""
 
-    `incidents` are canonical (their services are resolved against each map afresh).
-    Processes of either map appear; one missing from a map counts 0 there.
+    table: pd.DataFrame
+    incidents: int
+
+
+def whatif_map(review: WeeklyReview, after: ImpactModel) -> WhatIf:
+    """The reviewed week re-scored with the map `after` (e.g. a redundancy group added).
+
+    Before is the review's own timeline of the week; after, the same incidents are
+    placed on `after`'s services and its timeline is worked out. Processes of either map
+    appear; one missing from a map counts 0 there.
     """
-    span = bounds[[0, -1]]
-    old = process_timelines(
-        resolve_services(incidents, before.service_map), before, as_of=as_of, bounds=span
+    window = review.window
+    incidents = review.facts.incidents
+    moved = resolve_services(incidents, after.service_map)
+    after_timeline = process_timelines(
+        moved, after, as_of=review.as_of, bounds=pd.DatetimeIndex([window.start, window.end])
     )
-    new = process_timelines(
-        resolve_services(incidents, after.service_map), after, as_of=as_of, bounds=span
+    changed = (
+        _active_in_week(incidents, review)
+        & (
+            moved["service_id"].astype("string").fillna("")
+            != incidents["service_id"].astype("string").fillna("")
+        ).to_numpy()
     )
-    names = {p.id: p.name for p in (*before.service_map.processes, *after.service_map.processes)}
-    return compare_timelines(old, new, process_names=names)
+    names = {p.id: p.name for p in after.service_map.processes}
+    return WhatIf(
+        table=compare_timelines(
+            _week_timeline(review),
+            after_timeline,
+            process_names={**names, **review.process_names},
+        ),
+        incidents=int(changed.sum()),
+    )
 
 
-def whatif_without(
-    incidents: pd.DataFrame,
-    model: ImpactModel,
-    removed: np.ndarray,
-    *,
-    as_of: pd.Timestamp,
-    bounds: pd.DatetimeIndex,
-) -> pd.DataFrame:
-    """`WHATIF_COLUMNS` for the period `bounds`, with and without the `removed` incidents.
+def whatif_without(review: WeeklyReview, model: ImpactModel, *, key: str) -> WhatIf:
+    """The reviewed week without the incidents of hotspot `key` (in the review's key),
+    as if its problem had been fixed. `model` is the map the review was made with.
 
-    `incidents` have their ``service_id`` resolved; `removed` is a boolean mask over them.
+    Raises `UnknownHotspotError` when no incident active in the week has that key.
     """
-    span = bounds[[0, -1]]
-    old = process_timelines(incidents, model, as_of=as_of, bounds=span)
-    new = process_timelines(
-        incidents[~np.asarray(removed, dtype=bool)], model, as_of=as_of, bounds=span
+    if model.version != review.map_version:
+        raise InvalidSettingsError(
+            f"the what-if's map (version {model.version}) is not the one the week was "
+            f"reviewed with (version {review.map_version})"
+        )
+    incidents = review.facts.incidents
+    keys = hotspot_keys(incidents, review.settings.group_by)
+    removed = (keys == key).to_numpy()
+    active = _active_in_week(incidents, review)
+    if not (removed & active).any():
+        close = difflib.get_close_matches(key, keys[active].unique().tolist(), n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise UnknownHotspotError(f"no incident of week {review.week} has the key {key!r}{hint}")
+    window = review.window
+    after_timeline = process_timelines(
+        incidents[~removed],
+        model,
+        as_of=review.as_of,
+        bounds=pd.DatetimeIndex([window.start, window.end]),
     )
-    names = {p.id: p.name for p in model.service_map.processes}
-    return compare_timelines(old, new, process_names=names)
+    return WhatIf(
+        table=compare_timelines(
+            _week_timeline(review), after_timeline, process_names=review.process_names
+        ),
+        incidents=int((removed & active).sum()),
+    )
+
+
+def _week_timeline(review: WeeklyReview) -> pd.DataFrame:
+    """The review's timeline rows of the reviewed week (its last trend period)."""
+    timelines = review.timelines
+    if timelines.empty:
+        raise InvalidSettingsError("a what-if needs a week reviewed with a service map")
+    return timelines[timelines["period"] == timelines["period"].max()]
+
+
+def _active_in_week(incidents: pd.DataFrame, review: WeeklyReview) -> np.ndarray:
+    opened = pd.to_datetime(incidents["opened_at"], utc=True)
+    restored = pd.to_datetime(incidents["resolved_at"], utc=True)
+    return ((opened < review.window.end) & ~(restored < review.window.start)).to_numpy()
 
 
 def compare_timelines(

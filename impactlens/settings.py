@@ -1,41 +1,69 @@
-"""Run settings of impactlens, read from ``IMPACTLENS_*`` environment variables.
+"""The settings of impactlens: one object, read from the environment and an optional file.
 
-Only `get_settings` builds a `Settings`; importing this module reads nothing, so tests
-set the environment (or pass values) before they ask for settings, never before import.
+Values come, highest first, from: what the caller passes (the CLI's options), the
+``IMPACTLENS_*`` environment variables, the file ``impactlens.toml`` in the current
+folder (or the file ``IMPACTLENS_CONFIG`` names), then the defaults. The analysis
+defaults are the engine's own (`engine.weekly.ReviewSettings` and the rules in it), so
+no default is written twice; `Settings.review_settings` converts them to those engine
+dataclasses at the edge.
+
+Only `get_settings` builds a `Settings` from the environment; importing this module
+reads nothing.
 
 >>> Settings(data_dir="/srv/impactlens").database_url
 'sqlite:////srv/impactlens/impactlens.db'
 >>> Settings(database_url="postgresql+psycopg://impactlens@db/impactlens").database_url
 'postgresql+psycopg://impactlens@db/impactlens'
+>>> Settings(baseline_weeks=4).review_settings().hotspots.chronic_weeks
+4
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
+from impactlens.engine.facts import FactRules
+from impactlens.engine.hotspots import KEY_FIELDS, HotspotRules
+from impactlens.engine.tiers import DEFAULT_TIER_PATTERNS, TIERS
+from impactlens.engine.weekly import ReviewSettings
 from impactlens.errors import ImpactlensError
+from impactlens.moments import time_zone
 
-__all__ = ["DATA_DIR_NAME", "Settings", "SettingsError", "get_settings"]
+__all__ = [
+    "CONFIG_FILE_NAME",
+    "DATA_DIR_NAME",
+    "Settings",
+    "SettingsError",
+    "get_settings",
+]
 
 DATA_DIR_NAME = ".impactlens"
 DATABASE_FILE_NAME = "impactlens.db"
+CONFIG_FILE_NAME = "impactlens.toml"
+_DEFAULT_RULES = HotspotRules()
+_DEFAULT_REVIEW = ReviewSettings()
 
 
 class SettingsError(ImpactlensError):
-    """An ``IMPACTLENS_*`` environment variable whose value cannot be used."""
+    """A setting whose value cannot be used (from the environment, the file or an option)."""
 
 
 class Settings(BaseSettings):
-    """Where impactlens keeps its data.
+    """Where impactlens keeps its data, and how it analyses incidents.
 
-    ``IMPACTLENS_DATA_DIR`` (default ``.impactlens/`` under the current directory) holds
-    the embedded SQLite database; ``IMPACTLENS_DATABASE_URL`` (any SQLAlchemy URL, e.g.
-    ``sqlite:///other.db`` or ``postgresql+psycopg://user@host/db``) overrides it for
-    every command. Nothing is created here: the store creates a SQLite file's folder
-    when it first opens it.
+    Each field is also the environment variable ``IMPACTLENS_<FIELD>`` and the key
+    ``<field>`` of ``impactlens.toml``; lists and tables are JSON in the environment.
     """
 
     model_config = SettingsConfigDict(env_prefix="IMPACTLENS_", extra="ignore")
@@ -49,6 +77,71 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the incident store; empty means "
         "sqlite:///<data_dir>/impactlens.db.",
     )
+    service_map: Path | None = Field(
+        default=None, description="The service map YAML used when a command is given none."
+    )
+    timezone: str = Field(
+        default=_DEFAULT_REVIEW.timezone,
+        description="IANA time zone whose Monday 00:00 starts each week.",
+    )
+    baseline_weeks: int = Field(
+        default=_DEFAULT_RULES.baseline_weeks, ge=1, description="Hotspot baseline, in weeks."
+    )
+    chronic_weeks: int | None = Field(
+        default=None,
+        ge=1,
+        description="High baseline weeks that make a key chronic; default "
+        f"{_DEFAULT_RULES.chronic_weeks}, or every baseline week when there are fewer.",
+    )
+    hotspot_alpha: float = Field(
+        default=_DEFAULT_RULES.alpha, gt=0, lt=1, description="Significance of the hotspot tests."
+    )
+    hotspot_min_escalated: int = Field(
+        default=_DEFAULT_RULES.min_escalated,
+        ge=1,
+        description="Escalated incidents a week needs before it can flag a hotspot.",
+    )
+    hotspot_min_rate_ratio: float = Field(
+        default=_DEFAULT_RULES.min_rate_ratio,
+        gt=0,
+        description="Shrunk rate ratio an emerging hotspot needs.",
+    )
+    group_by: tuple[str, ...] = Field(
+        default=_DEFAULT_REVIEW.group_by,
+        description="Hotspot key fields; empty: service, else CI, else category.",
+    )
+    repeat_days: float = Field(
+        default=FactRules.repeat_days, ge=0, description="Repeat window, in days."
+    )
+    trend_weeks: int = Field(
+        default=_DEFAULT_REVIEW.trend_weeks, ge=1, description="Weeks of the KPI trend."
+    )
+    min_gap: int = Field(
+        default=_DEFAULT_REVIEW.min_gap,
+        ge=1,
+        description="Levels a priority must understate its impact by to be flagged.",
+    )
+    costliest: int = Field(
+        default=_DEFAULT_REVIEW.costliest, ge=0, description="Costliest incidents kept."
+    )
+    tier_patterns: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_TIER_PATTERNS),
+        description="Support tier -> regular expression on assignment group names.",
+    )
+    currency: str = Field(default="", description="Currency shown beside money (none by default).")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        config = Path(os.environ.get("IMPACTLENS_CONFIG", CONFIG_FILE_NAME))
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=config)
+        return init_settings, env_settings, toml
 
     @field_validator("data_dir")
     @classmethod
@@ -73,24 +166,97 @@ class Settings(BaseSettings):
                 ) from None
         return value
 
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            time_zone(value)
+        except ImpactlensError as error:
+            raise ValueError(str(error)) from None
+        return value
+
+    @field_validator("group_by", mode="before")
+    @classmethod
+    def _key_fields(cls, value: Any) -> Any:
+        if isinstance(value, str):  # "category,assignment_group", as the CLI takes it
+            value = tuple(name.strip() for name in value.split(",") if name.strip())
+        unknown = [name for name in value if name not in KEY_FIELDS]
+        if unknown:
+            raise ValueError(
+                f"cannot group hotspots by {', '.join(map(repr, unknown))}: "
+                f"choose from {', '.join(KEY_FIELDS)}"
+            )
+        return value
+
+    @field_validator("tier_patterns")
+    @classmethod
+    def _tier_patterns(cls, value: Mapping[str, str]) -> dict[str, str]:
+        import re
+
+        patterns = {}
+        for tier, pattern in value.items():
+            if tier.upper() not in TIERS:
+                raise ValueError(f"{tier!r} is not a support tier ({', '.join(TIERS)})")
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                raise ValueError(
+                    f"{tier}: {pattern!r} is not a regular expression ({error})"
+                ) from None
+            patterns[tier.upper()] = pattern
+        return patterns
+
     @model_validator(mode="after")
     def _default_database_url(self) -> Settings:
         if not self.database_url:
             self.database_url = f"sqlite:///{self.data_dir / DATABASE_FILE_NAME}"
         return self
 
+    def review_settings(self) -> ReviewSettings:
+        """These settings as the engine's `ReviewSettings`."""
+        chronic = self.chronic_weeks or min(_DEFAULT_RULES.chronic_weeks, self.baseline_weeks)
+        try:
+            return ReviewSettings(
+                timezone=self.timezone,
+                facts=FactRules(repeat_days=self.repeat_days, tier_patterns=self.tier_patterns),
+                hotspots=HotspotRules(
+                    baseline_weeks=self.baseline_weeks,
+                    alpha=self.hotspot_alpha,
+                    min_escalated=self.hotspot_min_escalated,
+                    min_rate_ratio=self.hotspot_min_rate_ratio,
+                    chronic_weeks=chronic,
+                ),
+                group_by=self.group_by,
+                trend_weeks=self.trend_weeks,
+                min_gap=self.min_gap,
+                costliest=self.costliest,
+            )
+        except ImpactlensError as error:
+            raise SettingsError(f"invalid settings: {error}") from None
 
-def get_settings() -> Settings:
-    """The settings from the environment now (not cached: each call reads it again).
 
-    Raises `SettingsError` naming the variable and the problem when a value is unusable.
+def get_settings(**overrides: Any) -> Settings:
+    """The settings now: `overrides` (None values ignored) over the environment and file.
+
+    Not cached: each call reads the environment and the file again. Raises
+    `SettingsError` naming the setting, its variable and the problem when a value is
+    unusable.
     """
+    given = {name: value for name, value in overrides.items() if value is not None}
     try:
-        return Settings()
+        return Settings(**given)
     except ValidationError as error:
-        problems = "; ".join(
-            f"IMPACTLENS_{'_'.join(str(part) for part in issue['loc']).upper()}: "
-            f"{issue['msg'].removeprefix('Value error, ')}"
-            for issue in error.errors()
-        )
-        raise SettingsError(f"invalid settings: {problems}") from None
+        problems = [_problem(issue, given) for issue in error.errors()]
+        # A bad option is named as the option; a bad variable or file value as a setting.
+        prefix = "" if all(p.startswith("--") for p in problems) else "invalid settings: "
+        raise SettingsError(prefix + "; ".join(problems)) from None
+    except (OSError, ValueError) as error:  # an unreadable or invalid impactlens.toml
+        config = os.environ.get("IMPACTLENS_CONFIG", CONFIG_FILE_NAME)
+        raise SettingsError(f"settings file {config}: {error}") from None
+
+
+def _problem(issue: Any, given: Mapping[str, Any]) -> str:
+    name = str(issue["loc"][0]) if issue["loc"] else ""
+    message = str(issue["msg"]).removeprefix("Value error, ")
+    where = f"--{name.replace('_', '-')}" if name in given else f"IMPACTLENS_{name.upper()}"
+    return f"{where}: {message}"

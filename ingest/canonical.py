@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from impactlens.engine.columns import require_columns
 from impactlens.ingest.batch import REJECTED_COLUMNS, IngestBatch
+from impactlens.service_map.load import not_utf8
 
 from impactlens.errors import InputFileError
 from impactlens.moments import utc_moment
@@ -90,9 +91,12 @@ def read_canonical_csv(path: str | Path) -> pd.DataFrame:
             # A field longer than pyarrow's block (about 1 MB): the C reader has no limit.
             frame = pd.read_csv(io.BytesIO(data) if data is not None else file, compression=None)
     except (ValueError, OSError, EOFError, zlib.error) as error:
+        if isinstance(error, UnicodeDecodeError):  # a header line that is not UTF-8
+            raise _not_utf8_error(file, data) from None
         # pyarrow's ArrowInvalid is a ValueError; a corrupt .gz raises one of the others.
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise InputFileError(f"incidents {file}: not a readable CSV ({reason})") from None
+    _refuse_bytes_columns(file, frame, data)
     records = len(frame)
     if data is None and _lines_in_file(file) == records + 1:
         # One line per record, the usual export: the bytes need not be read at all.
@@ -102,6 +106,31 @@ def read_canonical_csv(path: str | Path) -> pd.DataFrame:
         lines = record_start_lines(file.read_bytes() if data is None else data, records)
     frame.index = pd.Index(lines, name="line")
     return frame
+
+
+def _refuse_bytes_columns(file: Path, frame: pd.DataFrame, data: bytes | None) -> None:
+    """Refuse a file that is not UTF-8, which pyarrow reads as columns of bytes.
+
+    pyarrow validates UTF-8 as it reads, and types a column holding invalid bytes as
+    binary; looking at one value per object column keeps the good path free of any
+    decoding in Python. Only a file found bad is decoded, to say where.
+    """
+    for position, dtype in enumerate(frame.dtypes):
+        if not pd.api.types.is_object_dtype(dtype):
+            continue
+        values = frame.iloc[:, position]
+        first = values.first_valid_index()
+        if first is not None and isinstance(values.loc[first], bytes):
+            raise _not_utf8_error(file, data)
+
+
+def _not_utf8_error(file: Path, data: bytes | None) -> InputFileError:
+    data = file.read_bytes() if data is None else data
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return InputFileError(f"incidents {file}: {not_utf8(data, error.start)}")
+    return InputFileError(f"incidents {file}: not UTF-8 text")
 
 
 def _lines_in_file(file: Path) -> int:

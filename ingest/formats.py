@@ -13,7 +13,8 @@ from pathlib import Path
 from impactlens.ingest.batch import IngestBatch
 from impactlens.service_map.load import read_text
 
-from impactlens.errors import InputFileError, MissingColumnsError
+from impactlens.errors import InputFileError, MissingColumnsError, excerpt
+from impactlens.moments import time_zone
 
 __all__ = ["FORMATS", "ReadBatch", "read_batch"]
 
@@ -55,7 +56,10 @@ def _read_batch(
     has them.
     """
     if format not in FORMATS:
-        raise InputFileError(f"unknown format {format!r} (use one of: {', '.join(FORMATS)})")
+        raise InputFileError(f"unknown format {excerpt(format)} (use one of: {', '.join(FORMATS)})")
+    # Checked before any file is read: a wrong zone would otherwise cost a full read of
+    # the export first (or, for formats that ignore it, pass without a word).
+    time_zone(timezone, where="--timezone")
     if mapping is not None and format != "csv":
         raise InputFileError("--mapping applies to --format csv only")
     if history is not None and (format != "csv" or mapping is not None):
@@ -82,13 +86,15 @@ def _read_batch(
 
     from impactlens.ingest.read import read_rows
 
-    raw = read_rows(path)
     if format == "csv":
         from impactlens.ingest.mapped_csv import load_mapping, parse_mapped_csv
 
-        loaded = load_mapping(mapping)
+        loaded = load_mapping(mapping)  # the small hand-written file first: it fails fastest
+        raw = read_rows(path)
         batch = parse_mapped_csv(raw, loaded, **({"source": source} if source else {}))
-    elif format == "jira":
+        return ReadBatch(batch, len(raw))
+    raw = read_rows(path)
+    if format == "jira":
         from impactlens.ingest.jira import parse_jira
 
         batch = parse_jira(raw, source=source or "jira", timezone=timezone)
@@ -108,3 +114,5 @@ def _json_file(path: str | Path, *, what: str) -> object:
             f"{what} {path}: not valid JSON ({error.msg} at line {error.lineno}, "
             f"column {error.colno})"
         ) from None
+    except RecursionError:  # json recurses once per level: "[[[[..." a million deep
+        raise InputFileError(f"{what} {path}: JSON nested too deeply to read") from None

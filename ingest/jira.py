@@ -58,7 +58,7 @@ from impactlens.ingest.values import (
     priority_from_text,
 )
 
-from impactlens.errors import MissingColumnsError
+from impactlens.errors import InvalidSettingsError, MissingColumnsError, excerpt
 
 __all__ = [
     "JIRA_CI_COLUMNS",
@@ -142,7 +142,9 @@ def parse_jira(
     """
     check_timezone(timezone)
     if default_priority is not None and default_priority not in range(1, 6):
-        raise ValueError(f"default_priority {default_priority!r} is not a whole number 1-5")
+        raise InvalidSettingsError(
+            f"default_priority {excerpt(default_priority)} is not a whole number 1-5"
+        )
     raw = raw.rename(columns=lambda name: str(name).lstrip("\ufeff").strip())
     required = [
         column

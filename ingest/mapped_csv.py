@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import pandas as pd
-import yaml
 from impactlens.ingest.batch import INCIDENT_COLUMNS, TIMESTAMP_COLUMNS, IngestBatch
 from impactlens.ingest.rows import (
     RowProblems,
@@ -39,7 +38,6 @@ from impactlens.ingest.rows import (
 )
 from impactlens.ingest.values import (
     INTEGER_COLUMNS,
-    check_timezone,
     describe_formats,
     leading_number,
     missing_as_na,
@@ -47,15 +45,17 @@ from impactlens.ingest.values import (
     priority_from_text,
     whole_numbers,
 )
+from impactlens.service_map.load import load_yaml
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from impactlens.errors import (
-    ImpactlensError,
-    InputFileError,
+    InvalidTimezoneError,
     MapIssue,
     MappingValidationError,
     MissingColumnsError,
+    excerpt,
 )
+from impactlens.moments import time_zone
 
 __all__ = [
     "MAPPABLE_COLUMNS",
@@ -83,25 +83,27 @@ def _canonical(name: str) -> str:
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         if name in ("source", "service_id"):
             hint = " (source comes from the mapping's source; service_id from the service map)"
-        raise ValueError(f"unknown canonical column {name!r}{hint}")
+        raise ValueError(f"unknown canonical column {excerpt(name)}{hint}")
     return name
 
 
 def _timezone(name: str) -> str:
+    # pydantic turns a ValueError into an issue placed at ``timezone``.
     try:
-        return check_timezone(name)
-    except ImpactlensError as error:
+        time_zone(name)
+    except InvalidTimezoneError as error:
         raise ValueError(str(error)) from None
+    return name
 
 
 def _date_format(fmt: str) -> str:
     if "%" not in fmt:
-        raise ValueError(f"{fmt!r} has no strptime directive such as %d or %Y")
+        raise ValueError(f"{excerpt(fmt)} has no strptime directive such as %d or %Y")
     try:
         sample = datetime(2026, 11, 12, 9, 41, 7)
         datetime.strptime(sample.strftime(fmt), fmt)
     except ValueError as error:
-        raise ValueError(f"{fmt!r} is not a strptime format ({error})") from None
+        raise ValueError(f"{excerpt(fmt)} is not a strptime format ({error})") from None
     return fmt
 
 
@@ -151,7 +153,7 @@ def build_mapping(records: Any, *, where: str | None = None) -> CsvMapping:
     ...
     impactlens.errors.MappingValidationError: CSV mapping is invalid (5 errors):
       columns.Opened: unknown canonical column 'opend_at' (did you mean 'opened_at'?)
-      timezone: unknown time zone 'Mars/Base' (expected an IANA name such as Europe/Berlin or UTC)
+      timezone: time zone 'Mars/Base' is not an IANA zone name (for example Europe/Berlin or UTC)
       columns: no column is mapped to incident_id
       columns: no column is mapped to opened_at
       columns: no column is mapped to priority, and defaults has no priority
@@ -175,27 +177,9 @@ def build_mapping(records: Any, *, where: str | None = None) -> CsvMapping:
 
 def load_mapping(path: str | Path) -> CsvMapping:
     """Read a YAML mapping file and validate it (see `build_mapping`)."""
-    file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputFileError(f"mapping {file}: no such file") from None
-    except IsADirectoryError:
-        raise InputFileError(f"mapping {file}: is a directory, not a file") from None
-    except UnicodeDecodeError as error:
-        raise InputFileError(f"mapping {file}: not UTF-8 text ({error.reason})") from None
-    except OSError as error:
-        raise InputFileError(f"mapping {file}: {error.strerror}") from None
-    try:
-        records = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        place = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
-        problem = getattr(error, "problem", None) or str(error)
-        raise MappingValidationError(
-            [MapIssue(place, f"not valid YAML: {problem}")], source=str(file)
-        ) from None
-    return build_mapping(records, where=str(file))
+    # One safe loader for every YAML file: size limit, alias budget, places in errors.
+    records = load_yaml(path, what="mapping", invalid=MappingValidationError)
+    return build_mapping(records, where=str(path))
 
 
 def parse_mapped_csv(
@@ -246,7 +230,7 @@ def parse_mapped_csv(
     raw = raw.rename(columns=lambda name: str(name).lstrip("\ufeff").strip())
     missing = [column for column in mapping.columns if column not in raw.columns]
     if missing:
-        raise MissingColumnsError(missing, where=f"CSV for mapping {mapping.source!r}")
+        raise MissingColumnsError(missing, where=f"CSV for mapping {excerpt(mapping.source)}")
 
     rows = len(raw)
     problems = RowProblems(rows)
@@ -346,7 +330,8 @@ def _meaning_issues(records: Mapping[str, Any]) -> list[MapIssue]:
         if isinstance(canonical, str) and canonical in seen:
             issues.append(
                 MapIssue(
-                    f"columns.{header}", f"{canonical} is already mapped from {seen[canonical]!r}"
+                    f"columns.{_step(header)}",
+                    f"{canonical} is already mapped from {excerpt(seen[canonical])}",
                 )
             )
         elif isinstance(canonical, str):
@@ -363,25 +348,27 @@ def _meaning_issues(records: Mapping[str, Any]) -> list[MapIssue]:
     for canonical, listed in values.items() if isinstance(values, Mapping) else []:
         if canonical in TIMESTAMP_COLUMNS:
             issues.append(
-                MapIssue(f"values.{canonical}", "timestamps are read with date_format, not values")
+                MapIssue(
+                    f"values.{_step(canonical)}", "timestamps are read with date_format, not values"
+                )
             )
             continue
         if not isinstance(listed, Mapping):
             continue  # pydantic reports the shape
         folded: dict[str, str] = {}
         for key, target in listed.items():
-            place = f"values.{canonical}.{key}"
+            place = f"values.{_step(canonical)}.{_step(key)}"
             problem = _target_problem(canonical, target)
             if problem:
                 issues.append(MapIssue(place, problem))
             fold = str(key).strip().casefold()
             if fold in folded:
                 issues.append(
-                    MapIssue(place, f"repeats {folded[fold]!r} (values match ignoring case)")
+                    MapIssue(place, f"repeats {excerpt(folded[fold])} (values match ignoring case)")
                 )
             folded.setdefault(fold, str(key))
     for canonical, target in defaults.items():
-        place = f"defaults.{canonical}"
+        place = f"defaults.{_step(canonical)}"
         if canonical in (*TIMESTAMP_COLUMNS, "incident_id"):
             issues.append(MapIssue(place, f"{canonical} cannot have a default"))
             continue
@@ -414,7 +401,7 @@ def _target_problem(canonical: str, target: Any) -> str | None:
 
 def _issue(detail: Mapping[str, Any]) -> MapIssue:
     place = ".".join(
-        f"[{step}]" if isinstance(step, int) else str(step)
+        f"[{step}]" if isinstance(step, int) else _step(step)
         for step in detail["loc"]
         if step != "[key]"
     )
@@ -456,5 +443,10 @@ def _describe(value: Any) -> str:
     if value is None:
         return "nothing"
     if isinstance(value, str):
-        return f"the string {value!r}"
-    return f"{type(value).__name__} {value!r}"
+        return f"the string {excerpt(value)}"
+    return f"{type(value).__name__} {excerpt(value)}"
+
+
+def _step(key: Any) -> str:
+    """A key as a step of an issue's place (``columns.<key>``), cut when it is long."""
+    return excerpt(str(key), 40, quote=False)

@@ -61,7 +61,7 @@ from impactlens.ingest.values import (
     tier_from_level,
 )
 
-from impactlens.errors import InputFileError
+from impactlens.errors import InputFileError, excerpt
 
 __all__ = ["URGENCY_LEVELS", "URGENCY_PRIORITY", "parse_pagerduty"]
 
@@ -192,7 +192,7 @@ def _unwrap(raw: Any) -> tuple[list[Any], list[Any]]:
             return [raw["incident"]], list(entries)
         raise InputFileError(
             "PagerDuty data: expected a GET /incidents answer with an 'incidents' list "
-            f"(found keys: {', '.join(map(str, raw)) or 'none'})"
+            f"(found keys: {excerpt(', '.join(map(str, raw)), quote=False) or 'none'})"
         )
     if isinstance(raw, list):
         return list(raw), []
@@ -255,11 +255,11 @@ def _priority(
     def message(at: np.ndarray) -> list[str]:
         out = []
         for i in at:
-            said = [] if pd.isna(names[i]) else [f"priority {names[i]!r} is not P1-P5"]
+            said = [] if pd.isna(names[i]) else [f"priority {excerpt(names[i])} is not P1-P5"]
             said.append(
                 "no urgency"
                 if pd.isna(urgencies[i])
-                else f"urgency {urgencies[i]!r} is not " + " or ".join(urgency_priority)
+                else f"urgency {excerpt(urgencies[i])} is not " + " or ".join(urgency_priority)
             )
             out.append("no usable priority: " + "; ".join(said))
         return out
@@ -312,7 +312,7 @@ def _history(
     unreadable = bad.to_numpy(dtype=bool) | logged["text"].isna().to_numpy(dtype=bool)
     reasons = {
         int(r.row): f"log_entries[{r.entry}] ({r.type}) created_at "
-        + ("is missing" if pd.isna(r.text) else f"{r.text!r} is not an ISO 8601 timestamp")
+        + ("is missing" if pd.isna(r.text) else f"{excerpt(r.text)} is not an ISO 8601 timestamp")
         for r in logged[unreadable].drop_duplicates("row").itertuples()
     }
     mask = np.zeros(len(records), dtype=bool)

@@ -33,7 +33,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 from impactlens.ingest.canonical import record_start_lines
 
-from impactlens.errors import InputFileError
+from impactlens.errors import InputFileError, excerpt
 
 __all__ = ["SUFFIXES", "read_rows"]
 
@@ -228,7 +228,8 @@ def _csv_problem(data: bytes, fields: int, error: Exception) -> str:
             return f"line {start} has {len(row)} fields where the header has {fields}{hint}"
         start = reader.line_num + 1
     first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return f"not a readable CSV ({first})"
+    # pyarrow's message can quote the offending row in full
+    return f"not a readable CSV ({excerpt(first, 200, quote=False)})"
 
 
 # --- JSON -----------------------------------------------------------------------------
@@ -248,6 +249,8 @@ def _json_rows(file: Path, data: bytes) -> pd.DataFrame:
         ) from None
     except ValueError as error:
         raise InputFileError(f"{file}: {error}") from None
+    except RecursionError:  # the decoder recurses once per level: "[[[[..." a million deep
+        raise InputFileError(f"{file}: JSON nested too deeply to read") from None
     rows = []
     for number, (record, line) in enumerate(zip(records, lines, strict=True), start=1):
         if not isinstance(record, dict):
@@ -340,8 +343,9 @@ def _json_object_records(
         error = other.get("error")
         if isinstance(error, dict):  # the Table API's error body: {"error": {...}, "status": ...}
             detail = "; ".join(str(error[k]) for k in ("message", "detail") if error.get(k))
+            detail = excerpt(detail, 200, quote=False)
             raise ValueError(f"the file is a ServiceNow error response, not records ({detail})")
-        keys = ", ".join(map(repr, other)) or "none"
+        keys = excerpt(", ".join(map(repr, other)), quote=False) or "none"
         raise ValueError(
             "expected a list of records, or an object with a 'result' or 'records' list "
             f"(its keys: {keys})"

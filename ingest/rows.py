@@ -28,6 +28,7 @@ from impactlens.ingest.values import (
     UTC,
 )
 
+from impactlens.errors import excerpt
 from impactlens.moments import utc_moment
 
 __all__ = [
@@ -141,7 +142,8 @@ class RowProblems:
 
 
 def _quoted(values: pd.Series | np.ndarray, rows: np.ndarray) -> list[str]:
-    return [repr(str(value)) for value in np.asarray(values, dtype=object)[rows]]
+    # A reason quotes the value, cut short: a 2 MB cell must not make a 2 MB reason.
+    return [excerpt(str(value)) for value in np.asarray(values, dtype=object)[rows]]
 
 
 def reject_bad_text(
@@ -294,7 +296,7 @@ def assemble_batch(
         updated,
         problem="duplicate incident_id",
         message=lambda row, kept: (
-            f"duplicate incident_id {ids.iloc[row]}: kept {place(int(lines[kept]))} "
+            f"duplicate incident_id {excerpt(ids.iloc[row], quote=False)}: kept {place(int(lines[kept]))} "
             f"(updated_at {iso_moment(updated.iloc[kept])}); this row's updated_at "
             f"{iso_moment(updated.iloc[row])} is not newer"
         ),

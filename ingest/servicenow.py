@@ -47,6 +47,8 @@ from impactlens.ingest.values import (
     parse_timestamps,
 )
 
+from impactlens.errors import excerpt
+
 __all__ = ["parse_servicenow", "parse_servicenow_eventlog"]
 
 # Field labels of the CSV export with sysparm_export_column_header_label=true, where they
@@ -136,7 +138,7 @@ def parse_servicenow(
         updated,
         problem="duplicate number",
         message=lambda row, kept: (
-            f"duplicate number {number.iloc[row]}: line {lines[kept]} is kept ({name} "
+            f"duplicate number {excerpt(number.iloc[row], quote=False)}: line {lines[kept]} is kept ({name} "
             f"{iso_moment(updated.iloc[kept])}; this row {iso_moment(updated.iloc[row])})"
         ),
     )
@@ -288,7 +290,8 @@ def _reject_incidents_of_bad_latest(
         return
     for row in bad_latest:  # one per rejected incident: few
         problems.reason[row] = (
-            f"{problems.reason[row]}; it is the latest event of {number.iloc[row]}, "
+            f"{problems.reason[row]}; it is the latest event of "
+            f"{excerpt(number.iloc[row], quote=False)}, "
             "so the incident is rejected as a whole"
         )
     latest_of = np.full(incident_count, -1, dtype=np.int64)
@@ -299,7 +302,7 @@ def _reject_incidents_of_bad_latest(
         (codes >= 0) & rejected[np.maximum(codes, 0)],
         "incident rejected",
         lambda rows: [
-            f"{number.iloc[row]} is rejected as a whole: its latest event "
+            f"{excerpt(number.iloc[row], quote=False)} is rejected as a whole: its latest event "
             f"(line {lines[latest_of[codes[row]]]}) is unusable"
             for row in rows
         ],
@@ -341,7 +344,8 @@ def _preferred_text(frame: pd.DataFrame, fields: Sequence[str]) -> pd.Series:
 
 
 def _quoted(text: pd.Series, rows: np.ndarray) -> pd.Series:
-    return "'" + text.loc[rows].fillna("") + "'"
+    # Cut short: a 2 MB cell must not make a 2 MB reason.
+    return text.loc[rows].fillna("").map(excerpt).astype("string")
 
 
 def _numbers(text: pd.Series, labels: dict[str, int] | None = None) -> pd.Series:
@@ -425,7 +429,7 @@ def _moments_of(
             bad,
             "bad timestamp",
             lambda rows, field=field, text=text: [
-                f"{field} '{value}' is not a date"
+                f"{field} {excerpt(value)} is not a date"
                 + ("" if re.match(r"\d{4}-", value) else f" ({order})")
                 for value in missing_as_na(text.iloc[rows])
             ],

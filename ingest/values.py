@@ -22,7 +22,6 @@ Rejecting rows and assembling the batch, the last step every adapter takes, is
 from __future__ import annotations
 
 import re
-import zoneinfo
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -32,7 +31,7 @@ from impactlens.ingest.batch import (
     TIMESTAMP_COLUMNS,
 )
 
-from impactlens.errors import ImpactlensError
+from impactlens.moments import time_zone
 
 __all__ = [
     "DAY_FIRST_FORMATS",
@@ -187,20 +186,17 @@ def whole_numbers(text: pd.Series, *, low: int = 0) -> tuple[pd.Series, pd.Serie
 def check_timezone(name: str) -> str:
     """`name` when it is an IANA time zone (``Europe/Berlin``, ``UTC``), else an error.
 
+    The check is `impactlens.moments.time_zone`'s, so every surface says the same.
+
     >>> check_timezone("Europe/Berlin")
     'Europe/Berlin'
     >>> check_timezone("Mars/Olympus")
     Traceback (most recent call last):
     ...
-    impactlens.errors.ImpactlensError: unknown time zone 'Mars/Olympus' (expected an IANA name such as Europe/Berlin or UTC)
+    impactlens.errors.InvalidTimezoneError: time zone 'Mars/Olympus' is not an IANA zone name (for example Europe/Berlin or UTC)
     """
-    try:
-        zoneinfo.ZoneInfo(str(name))
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
-        raise ImpactlensError(
-            f"unknown time zone {name!r} (expected an IANA name such as Europe/Berlin or UTC)"
-        ) from None
-    return str(name)
+    time_zone(name)
+    return name
 
 
 def date_time_formats(*, day_first: bool) -> tuple[str, ...]:

@@ -7,13 +7,15 @@ with its place (``services[3].aliases[1]``). Reading the file is `load.load_serv
 
 from __future__ import annotations
 
+import math
 import re
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from impactlens.service_map.hours import InvalidHoursError, weekly_hours
+from impactlens.service_map.hours import InvalidHoursError, parse_hours
 from impactlens.service_map.model import (
     DEFAULT_PRIORITY_WEIGHTS,
     DEFAULT_TIER_WEIGHTS,
@@ -25,7 +27,8 @@ from impactlens.service_map.model import (
     Support,
 )
 
-from impactlens.errors import MapIssue, MapValidationError
+from impactlens.errors import InvalidTimezoneError, MapIssue, MapValidationError, excerpt
+from impactlens.moments import time_zone
 
 __all__ = ["MATCH_COLUMNS", "SUPPORT_TIERS", "build_service_map"]
 
@@ -66,7 +69,7 @@ class _Checker:
         for key in record:
             if key not in allowed:
                 known = ", ".join(sorted(allowed))
-                self.add(f"{place}.{key}", f"unknown key (expected one of: {known})")
+                self.add(f"{place}.{_step(key)}", f"unknown key (expected one of: {known})")
 
     def identifier(self, record: Mapping[str, Any], place: str) -> str | None:
         value = record.get("id")
@@ -76,7 +79,7 @@ class _Checker:
         if not isinstance(value, str) or not ID_PATTERN.match(value):
             self.add(
                 f"{place}.id",
-                f"{value!r} is not a valid id (lowercase letters, digits, '-' and '_', "
+                f"{excerpt(value)} is not a valid id (lowercase letters, digits, '-' and '_', "
                 "starting with a letter or digit)",
             )
             return None
@@ -88,11 +91,19 @@ class _Checker:
         if isinstance(value, bool) or not isinstance(value, int | float):
             self.add(place, f"must be a number, got {_describe(value)}")
             return None
+        # YAML's .nan and .inf would poison every score; a 400-digit whole number
+        # overflows a float.
+        if not isinstance(value, float) and abs(value) > sys.float_info.max:
+            self.add(place, f"a whole number of {value.bit_length():,} bits is too large")
+            return None
+        if not math.isfinite(value):
+            self.add(place, f"must be a finite number, got {value!r}")
+            return None
         too_low = value <= low if low_open else value < low
         if too_low or (high is not None and value > high):
             left = "(" if low_open else "["
             right = f"{high:g}]" if high is not None else "inf)"
-            self.add(place, f"{value!r} is outside {left}{low:g}, {right}")
+            self.add(place, f"{excerpt(value)} is outside {left}{low:g}, {right}")
             return None
         return float(value)
 
@@ -117,8 +128,13 @@ def _describe(value: Any) -> str:
     if value is None:
         return "nothing"
     if isinstance(value, str):
-        return f"the string {value!r}"
-    return f"{type(value).__name__} {value!r}"
+        return f"the string {excerpt(value)}"
+    return f"{type(value).__name__} {excerpt(value)}"
+
+
+def _step(key: Any) -> str:
+    """A mapping key as a step of a place (``services[3].<key>``), cut when it is long."""
+    return excerpt(str(key), 40, quote=False)
 
 
 def build_service_map(records: Any, *, source: str | None = None) -> ServiceMap:
@@ -164,7 +180,7 @@ def build_service_map(records: Any, *, source: str | None = None) -> ServiceMap:
     if version is None:
         check.add("version", "missing (expected 1)")
     elif version != 1:
-        check.add("version", f"{version!r} is not supported (expected 1)")
+        check.add("version", f"{excerpt(version)} is not supported (expected 1)")
 
     scoring = _scoring(root.get("scoring"), check)
     processes = _processes(root.get("business_processes"), check)
@@ -246,7 +262,7 @@ def _weights(
     for key, weight in (record or {}).items():
         if key not in defaults:
             keys = ", ".join(str(k) for k in defaults)
-            check.add(f"{place}.{key}", f"unknown key (expected one of: {keys})")
+            check.add(f"{place}.{_step(key)}", f"unknown key (expected one of: {keys})")
             continue
         number = check.number(weight, f"{place}.{key}", low=0.0, high=None)
         if number is not None:
@@ -280,11 +296,17 @@ def _processes(value: Any, check: _Checker) -> list[tuple[str, BusinessProcess]]
         )
         hours = record.get("hours", "24x7")
         timezone = record.get("timezone", "UTC")
-        if check.text(hours, f"{place}.hours") and check.text(timezone, f"{place}.timezone"):
+        # Hours and zone are checked apart, so that a map with both wrong hears of both.
+        if check.text(hours, f"{place}.hours"):
             try:
-                weekly_hours(str(hours), str(timezone))
+                parse_hours(str(hours))
             except InvalidHoursError as error:
                 check.add(f"{place}.hours", str(error))
+        if check.text(timezone, f"{place}.timezone"):
+            try:
+                time_zone(str(timezone))
+            except InvalidTimezoneError as error:
+                check.add(f"{place}.timezone", str(error))
         if process_id and criticality is not None and value_per_hour is not None:
             result.append(
                 (
@@ -318,7 +340,7 @@ def _services(value: Any, check: _Checker) -> list[tuple[str, Service]]:
             check.text(name, f"{place}.name")
         kind = record.get("kind", "service")
         if kind not in _KINDS:
-            check.add(f"{place}.kind", f"{kind!r} is not one of: {', '.join(_KINDS)}")
+            check.add(f"{place}.kind", f"{excerpt(kind)} is not one of: {', '.join(_KINDS)}")
             continue
         aliases = _strings(record.get("aliases"), f"{place}.aliases", check)
         match = _match(record.get("match"), f"{place}.match", check)
@@ -383,8 +405,8 @@ def _match(value: Any, place: str, check: _Checker) -> dict[str, tuple[str, ...]
     for column, allowed in (record or {}).items():
         if column not in MATCH_COLUMNS:
             check.add(
-                f"{place}.{column}",
-                f"cannot match on {column!r} (use one of: {', '.join(MATCH_COLUMNS)})",
+                f"{place}.{_step(column)}",
+                f"cannot match on {excerpt(column)} (use one of: {', '.join(MATCH_COLUMNS)})",
             )
             continue
         values = [allowed] if isinstance(allowed, str) else allowed
@@ -404,7 +426,9 @@ def _support_tiers(value: Any, place: str, check: _Checker) -> dict[str, str]:
     for group, tier in (record or {}).items():
         normalised = f"L{tier}" if isinstance(tier, int) and not isinstance(tier, bool) else tier
         if not isinstance(normalised, str) or normalised.upper() not in SUPPORT_TIERS:
-            check.add(f"{place}.{group}", f"{tier!r} is not a support tier (L1, L2 or L3)")
+            check.add(
+                f"{place}.{_step(group)}", f"{excerpt(tier)} is not a support tier (L1, L2 or L3)"
+            )
             continue
         tiers[str(group)] = normalised.upper()
     return tiers
@@ -418,7 +442,7 @@ def _check_unique_ids(
     seen: dict[str, str] = {}
     for place, item in [*processes, *services]:
         if item.id in seen:
-            check.add(f"{place}.id", f"{item.id!r} is already used by {seen[item.id]}")
+            check.add(f"{place}.id", f"{excerpt(item.id)} is already used by {seen[item.id]}")
         else:
             seen[item.id] = place
 
@@ -433,9 +457,9 @@ def _check_members(
             if member == service.id:
                 check.add(member_place, "a redundancy group cannot be its own member")
             elif member not in service_ids:
-                check.add(member_place, f"unknown service {member!r}")
+                check.add(member_place, f"unknown service {excerpt(member)}")
             elif member in seen:
-                check.add(member_place, f"{member!r} is listed twice")
+                check.add(member_place, f"{excerpt(member)} is listed twice")
             seen.add(member)
 
 
@@ -452,7 +476,8 @@ def _check_aliases(services: list[tuple[str, Service]], check: _Checker) -> None
             elif claimed[0] != service.id:
                 check.add(
                     f"{place}.aliases[{index}]",
-                    f'alias "{alias}" is already claimed by {claimed[1]} ({claimed[0]})',
+                    f'alias "{excerpt(alias, quote=False)}" is already claimed by {claimed[1]} '
+                    f"({excerpt(claimed[0], quote=False)})",
                 )
 
 
@@ -486,9 +511,13 @@ def _edges(
         if first is None or second is None or weight is None:
             continue
         if first == second:
-            check.add(place, f"{first!r} cannot depend on itself")
+            check.add(place, f"{excerpt(first)} cannot depend on itself")
         elif (first, second) in seen:
-            check.add(place, f"repeats {seen[(first, second)]} ({first} -> {second})")
+            check.add(
+                place,
+                f"repeats {seen[(first, second)]} "
+                f"({excerpt(first, quote=False)} -> {excerpt(second, quote=False)})",
+            )
         else:
             seen[(first, second)] = place
             result.append((first, second, weight))
@@ -501,9 +530,10 @@ def _process_reference(
     if value is None:
         check.add(place, "missing")
         return None
-    if value not in process_ids:
-        hint = " (that is a service id)" if value in service_ids else ""
-        check.add(place, f"unknown business process {value!r}{hint}")
+    # A list or mapping here is unhashable: it is no id, and must not crash the lookup.
+    if not isinstance(value, str) or value not in process_ids:
+        hint = " (that is a service id)" if isinstance(value, str) and value in service_ids else ""
+        check.add(place, f"unknown business process {excerpt(value)}{hint}")
         return None
     return str(value)
 
@@ -514,8 +544,9 @@ def _reference(
     if value is None:
         check.add(place, "missing")
         return None
-    if value not in service_ids:
-        hint = " (that is a business process; use supports)" if value in process_ids else ""
-        check.add(place, f"unknown service {value!r}{hint}")
+    if not isinstance(value, str) or value not in service_ids:
+        known_process = isinstance(value, str) and value in process_ids
+        hint = " (that is a business process; use supports)" if known_process else ""
+        check.add(place, f"unknown service {excerpt(value)}{hint}")
         return None
     return str(value)

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from impactlens.errors import InputFileError
+from impactlens.errors import InputFileError, excerpt
 
 __all__ = ["parse_edge_list", "service_id_for", "skeleton_yaml"]
 
@@ -51,14 +51,16 @@ def parse_edge_list(rows: Iterable[Sequence[str]], *, source: str = "edge list")
     seen: set[tuple[str, str]] = set()
     for line, row in enumerate(rows, start=2):
         if len(row) < 2 or not str(row[0]).strip() or not str(row[1]).strip():
-            raise InputFileError(f"{source}, line {line}: expected caller,callee, got {row!r}")
+            raise InputFileError(
+                f"{source}, line {line}: expected caller,callee, got {excerpt(row)}"
+            )
         ids = []
         for name in (str(row[0]).strip(), str(row[1]).strip()):
             service_id = service_id_for(name)
             if services.setdefault(service_id, name) != name:
                 raise InputFileError(
-                    f"{source}, line {line}: {name!r} and {services[service_id]!r} "
-                    f"both become the id {service_id!r}"
+                    f"{source}, line {line}: {excerpt(name)} and {excerpt(services[service_id])} "
+                    f"both become the id {excerpt(service_id)}"
                 )
             ids.append(service_id)
         edge = (ids[0], ids[1])

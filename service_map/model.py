@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
 
+from impactlens.errors import UnknownProcessError, UnknownServiceError
+
 __all__ = [
     "DEFAULT_PRIORITY_WEIGHTS",
     "DEFAULT_TIER_WEIGHTS",
@@ -99,15 +101,15 @@ class ServiceMap:
     supports: tuple[Support, ...] = ()
 
     def process(self, process_id: str) -> BusinessProcess:
-        """The process with this id (KeyError if none)."""
+        """The process with this id (`UnknownProcessError` if none)."""
         for process in self.processes:
             if process.id == process_id:
                 return process
-        raise KeyError(process_id)
+        raise UnknownProcessError(process_id, known=[process.id for process in self.processes])
 
     def service(self, service_id: str) -> Service:
-        """The service or redundancy group with this id (KeyError if none)."""
+        """The service or redundancy group with this id (`UnknownServiceError` if none)."""
         for service in self.services:
             if service.id == service_id:
                 return service
-        raise KeyError(service_id)
+        raise UnknownServiceError(service_id, known=[service.id for service in self.services])

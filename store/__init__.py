@@ -1,40 +1,36 @@
 """The incident store: the only place that talks SQL (SQLite by default, PostgreSQL at scale).
 
-Open it with `create_engine_for` (the URL from `impactlens.settings.get_settings`), bring
-its schema to the newest migration with `upgrade_database` (``impactlens db upgrade``),
-then `save_batch` ingest batches and `load_incidents` / `load_history` them back.
+Every surface uses one `Store`: ``Store.open(url)`` (the URL from
+`impactlens.settings.get_settings`) checks the schema once, creating it in an empty
+database; then ``save_batch`` stores ingest batches and ``load_week``, ``get_incident``,
+``load_incidents``, ``sources``, ``ingest_runs`` and ``quarantine`` read them back.
+``upgrade_database`` (``impactlens db upgrade``) migrates an existing database.
 """
 
 from impactlens.store.database import (
     create_engine_for,
     current_revision,
+    describe_database,
     head_revision,
     require_head,
     upgrade_database,
 )
 from impactlens.store.errors import DatabaseNotAtHeadError, InvalidBatchError, StoreError
-from impactlens.store.incidents import (
-    IngestSummary,
-    load_history,
-    load_incidents,
-    load_quarantine,
-    load_runs,
-    save_batch,
-)
+from impactlens.store.incidents import IngestSummary
+from impactlens.store.store import Store, StoredIncident, StoredIncidents
 
 __all__ = [
     "DatabaseNotAtHeadError",
     "IngestSummary",
     "InvalidBatchError",
+    "Store",
     "StoreError",
+    "StoredIncident",
+    "StoredIncidents",
     "create_engine_for",
     "current_revision",
+    "describe_database",
     "head_revision",
-    "load_history",
-    "load_incidents",
-    "load_quarantine",
-    "load_runs",
     "require_head",
-    "save_batch",
     "upgrade_database",
 ]

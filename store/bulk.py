@@ -14,10 +14,11 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pacsv
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.compute as pc  # type: ignore[import-untyped]
+import pyarrow.csv as pacsv  # type: ignore[import-untyped]
 from impactlens.store.frames import epoch_micros
 from impactlens.store.schema import COUNT, TIMESTAMP
 from impactlens.store.types import epoch_microseconds
@@ -104,11 +105,26 @@ class BulkWriter:
 class SqliteWriter(BulkWriter):
     """``executemany`` with plain tuples, in chunks."""
 
-    def insert(self, table, frame, dtypes, *, constants=None, on_chunk=None):  # type: ignore[no-untyped-def]
+    def insert(
+        self,
+        table: str,
+        frame: pd.DataFrame,
+        dtypes: Mapping[str, str],
+        *,
+        constants: Mapping[str, tuple[str, Any]] | None = None,
+        on_chunk: ChunkDone | None = None,
+    ) -> None:
         sql, columns = self._insert_sql(table, dtypes, constants or {})
         self._executemany(sql, frame, columns, on_chunk)
 
-    def upsert_incidents(self, frame, dtypes, *, constants, on_chunk=None):  # type: ignore[no-untyped-def]
+    def upsert_incidents(
+        self,
+        frame: pd.DataFrame,
+        dtypes: Mapping[str, str],
+        *,
+        constants: Mapping[str, tuple[str, Any]],
+        on_chunk: ChunkDone | None = None,
+    ) -> None:
         sql, columns = self._insert_sql("incidents", dtypes, constants)
         all_columns = [*columns, *constants]
         self._executemany(f"{sql} {self._upsert_clause(all_columns)}", frame, columns, on_chunk)
@@ -173,19 +189,26 @@ def _sqlite_value(dtype: str, value: Any) -> Any:
 
 def _python_values(values: pd.Series, dtype: str) -> list[Any]:
     """A column as Python values the sqlite3 module binds: str, int or None."""
+    # numpy's tolist() is typed Any: the annotated name states what it is, without a copy.
+    python: list[Any]
     if dtype == TIMESTAMP:
         micros = epoch_micros(values)
         missing = micros == _NAT
-        if not missing.any():
-            return micros.tolist()
-        if missing.all():
+        if missing.all() and len(micros):
             return [None] * len(micros)
-        boxed = micros.astype(object)
-        boxed[missing] = None
-        return boxed.tolist()
-    if dtype == "int64":
-        return values.to_numpy(dtype=np.int64).tolist()
-    return values.to_numpy(dtype=object, na_value=None).tolist()
+        if missing.any():
+            boxed = micros.astype(object)
+            boxed[missing] = None
+            python = boxed.tolist()
+        else:
+            python = micros.tolist()
+    elif dtype == "int64":
+        python = values.to_numpy(dtype=np.int64).tolist()
+    else:
+        # pandas-stubs do not allow na_value=None; pandas does (missing values as None).
+        objects: npt.NDArray[np.object_] = values.array.to_numpy(dtype=object, na_value=None)
+        python = objects.tolist()
+    return python
 
 
 class PostgresWriter(BulkWriter):
@@ -198,10 +221,25 @@ class PostgresWriter(BulkWriter):
         cursor.execute("SET LOCAL TIME ZONE 'UTC'")
         cursor.execute("LOCK TABLE incidents IN SHARE ROW EXCLUSIVE MODE")
 
-    def insert(self, table, frame, dtypes, *, constants=None, on_chunk=None):  # type: ignore[no-untyped-def]
+    def insert(
+        self,
+        table: str,
+        frame: pd.DataFrame,
+        dtypes: Mapping[str, str],
+        *,
+        constants: Mapping[str, tuple[str, Any]] | None = None,
+        on_chunk: ChunkDone | None = None,
+    ) -> None:
         self._copy(table, frame, dtypes, constants or {}, on_chunk)
 
-    def upsert_incidents(self, frame, dtypes, *, constants, on_chunk=None):  # type: ignore[no-untyped-def]
+    def upsert_incidents(
+        self,
+        frame: pd.DataFrame,
+        dtypes: Mapping[str, str],
+        *,
+        constants: Mapping[str, tuple[str, Any]],
+        on_chunk: ChunkDone | None = None,
+    ) -> None:
         cursor = self._cursor()
         cursor.execute("DROP TABLE IF EXISTS il_stage")
         cursor.execute(

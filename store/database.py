@@ -4,7 +4,8 @@
 foreign keys on; PostgreSQL through psycopg 3). `upgrade_database` applies the Alembic
 migrations under ``store/migrations`` (configured in code, so it works from any folder
 and from an installed package); `require_head` refuses a database whose schema is not
-the newest, which every read and write of the store checks first.
+the newest, and `open_schema` (what `Store.open` calls, once) checks that or creates the
+schema in an empty database.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from impactlens.store.errors import DatabaseNotAtHeadError, StoreError
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import URL, Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, OperationalError
 
 __all__ = [
     "MIGRATIONS_DIR",
@@ -32,6 +33,7 @@ __all__ = [
     "current_revision",
     "describe_database",
     "head_revision",
+    "open_schema",
     "require_head",
     "upgrade_database",
 ]
@@ -120,24 +122,54 @@ def describe_database(url: str | URL) -> str:
 
 
 @contextmanager
-def connect(engine: Engine, *, write: bool = False) -> Iterator[Connection]:
+def connect(engine: Engine, *, write: bool = False, snapshot: bool = False) -> Iterator[Connection]:
     """A connection in one transaction, committed on success, rolled back on error.
 
     `write` takes SQLite's write lock at ``BEGIN`` (``BEGIN IMMEDIATE``), so that what a
-    writer reads before it writes cannot change under it. A database that cannot be
-    opened, or fails on the way (locked past the busy timeout, disk full, connection
-    lost), raises `StoreError` naming it; the transaction is rolled back.
+    writer reads before it writes cannot change under it. `snapshot` makes every
+    statement of the transaction see one state of the database: SQLite (WAL) does that
+    for any transaction; PostgreSQL needs ``REPEATABLE READ`` (its default, ``READ
+    COMMITTED``, gives each statement a snapshot of its own). A database that cannot be
+    opened, is not a database, or fails on the way (locked past the busy timeout, disk
+    full, connection lost), raises `StoreError` naming it; the transaction is rolled back.
     """
     where = describe_database(engine.url)
     try:
         with engine.connect() as connection:
             if write:
                 connection.execution_options(sqlite_begin="IMMEDIATE")
+            if snapshot and connection.dialect.name == "postgresql":
+                connection.execution_options(isolation_level="REPEATABLE READ")
             with connection.begin():
                 yield connection
     except OperationalError as error:
-        reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
-        raise StoreError(f"database {where}: {reason}") from error
+        raise StoreError(_unusable(engine, where, error)) from error
+    except DatabaseError as error:
+        # Other database errors are the store's own bugs (a constraint, bad SQL): let them
+        # show as such, except SQLite's "not a database" and "malformed", which are the
+        # user's file.
+        name = getattr(error.orig, "sqlite_errorname", None)
+        if name == "SQLITE_NOTADB":
+            raise StoreError(
+                f"database {where} is not a SQLite database (the file holds something else)"
+            ) from error
+        if name == "SQLITE_CORRUPT":
+            raise StoreError(f"database {where} is damaged: {_first_line(error)}") from error
+        raise
+
+
+def _unusable(engine: Engine, where: str, error: OperationalError) -> str:
+    """The one-line message for a database that cannot be opened or used."""
+    if engine.dialect.name == "sqlite":
+        database = engine.url.database or ""
+        if database and Path(database).expanduser().is_dir():
+            return f"database {where} is a folder, not a SQLite database file"
+    return f"database {where}: {_first_line(error)}"
+
+
+def _first_line(error: DatabaseError) -> str:
+    text = str(error.orig if error.orig is not None else error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def alembic_config() -> Config:
@@ -169,7 +201,10 @@ def current_revision(connection: Connection) -> str | None:
 
 def require_head(connection: Connection) -> None:
     """Raise `DatabaseNotAtHeadError` unless the database is at the newest revision."""
-    current = current_revision(connection)
+    _require_at_head(connection, current_revision(connection))
+
+
+def _require_at_head(connection: Connection, current: str | None) -> None:
     head = head_revision()
     if current == head:
         return
@@ -198,23 +233,62 @@ def upgrade_database(target: str | URL | Engine, *, revision: str = "head") -> s
     engine = target if isinstance(target, Engine) else create_engine_for(target)
     try:
         with connect(engine, write=True) as connection:
-            if connection.dialect.name == "postgresql":
-                connection.execute(
-                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _UPGRADE_LOCK_KEY}
-                )
-            current = current_revision(connection)
-            if current is not None and not _is_known(current):
-                raise DatabaseNotAtHeadError(
-                    database=describe_database(engine.url),
-                    current=current,
-                    head=head_revision(),
-                    known=False,
-                )
-            config = alembic_config()
-            config.attributes["connection"] = connection
-            command.upgrade(config, revision)
-            now = current_revision(connection)
-        return now or ""
+            _lock_schema(connection)
+            return _upgrade_on(connection, revision)
     finally:
         if engine is not target:
             engine.dispose()
+
+
+def open_schema(engine: Engine, *, create: bool = True) -> bool:
+    """Check the database is at the newest revision, or create the schema; whether it did.
+
+    A database with no tables at all gets the schema when `create` (and is refused,
+    saying to run ``impactlens db upgrade``, when not); one with tables must be at the
+    head revision (else `DatabaseNotAtHeadError`): migrating someone's data is their
+    call, not a side effect of opening it.
+    """
+    # Look first without the write lock: an open must not wait for a running ingest.
+    with connect(engine) as connection:
+        current = current_revision(connection)
+        if current is not None or _has_tables(connection):
+            _require_at_head(connection, current)
+            return False
+    if not create:
+        raise DatabaseNotAtHeadError(
+            database=describe_database(engine.url), current=None, head=head_revision(), known=True
+        )
+    with connect(engine, write=True) as connection:
+        _lock_schema(connection)
+        # Another process may have created it since the look above.
+        current = current_revision(connection)
+        if current is not None or _has_tables(connection):
+            _require_at_head(connection, current)
+            return False
+        _upgrade_on(connection, "head")
+        return True
+
+
+def _has_tables(connection: Connection) -> bool:
+    return bool(inspect(connection).get_table_names())
+
+
+def _lock_schema(connection: Connection) -> None:
+    """Wait for any other migration to finish (SQLite's write lock does that already)."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _UPGRADE_LOCK_KEY})
+
+
+def _upgrade_on(connection: Connection, revision: str) -> str:
+    current = current_revision(connection)
+    if current is not None and not _is_known(current):
+        raise DatabaseNotAtHeadError(
+            database=describe_database(connection.engine.url),
+            current=current,
+            head=head_revision(),
+            known=False,
+        )
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.upgrade(config, revision)
+    return current_revision(connection) or ""

@@ -7,6 +7,8 @@ creates it, and a test checks that the two agree. Column names of ``incidents``,
 
 from __future__ import annotations
 
+from typing import Any, Final
+
 from impactlens.store.types import UtcTimestamp
 from sqlalchemy import (
     Column,
@@ -20,11 +22,19 @@ from sqlalchemy import (
     Table,
     Text,
 )
+from sqlalchemy.types import TypeEngine
 
 __all__ = [
+    "COUNT",
     "HISTORY_DTYPES",
     "INCIDENT_DTYPES",
+    "QUARANTINE_DTYPES",
     "REJECTED_DTYPES",
+    "RUN_DTYPES",
+    "SOURCE_DTYPES",
+    "STORED_HISTORY_DTYPES",
+    "TEXT",
+    "TIMESTAMP",
     "assignment_history",
     "incidents",
     "ingest_runs",
@@ -32,9 +42,10 @@ __all__ = [
     "quarantine",
 ]
 
-TIMESTAMP = "datetime64[us, UTC]"
-TEXT = "string"
-COUNT = "Int64"  # a whole number that may be missing
+# Final, so that type checkers see the literal dtypes pandas' stubs know.
+TIMESTAMP: Final = "datetime64[us, UTC]"
+TEXT: Final = "string"
+COUNT: Final = "Int64"  # a whole number that may be missing
 
 # The canonical dtypes, column by column. A frame the store returns has exactly these;
 # a batch it is given is converted to them (and refused when that is impossible).
@@ -77,6 +88,37 @@ REJECTED_DTYPES: dict[str, str] = {
     "reason": TEXT,
     "raw": TEXT,
 }
+# What the store's readers return besides the canonical frames.
+STORED_HISTORY_DTYPES: dict[str, str] = {**HISTORY_DTYPES, "seq": "int64"}
+QUARANTINE_DTYPES: dict[str, str] = {
+    "id": "int64",
+    "run_id": "int64",
+    **REJECTED_DTYPES,
+    "received_at": TIMESTAMP,
+}
+RUN_DTYPES: dict[str, str] = {
+    "id": "int64",
+    "source": TEXT,  # the batch's sources, joined with ","
+    "file": TEXT,
+    "format": TEXT,
+    "started_at": TIMESTAMP,
+    "finished_at": TIMESTAMP,
+    "rows_read": "int64",
+    "new": "int64",
+    "updated": "int64",
+    "unchanged": "int64",
+    "quarantined": "int64",
+}
+SOURCE_DTYPES: dict[str, str] = {
+    "source": TEXT,
+    "incidents": "int64",
+    "open": "int64",
+    "first_opened": TIMESTAMP,
+    "last_opened": TIMESTAMP,
+    "last_updated": TIMESTAMP,
+    "last_ingest": TIMESTAMP,
+    "quarantined": "int64",
+}
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -87,7 +129,7 @@ metadata = MetaData(
 )
 
 
-def _column_type(dtype: str) -> object:
+def _column_type(dtype: str) -> TypeEngine[Any]:
     if dtype == TIMESTAMP:
         return UtcTimestamp()
     if dtype in ("int64", COUNT):

@@ -108,6 +108,41 @@ def build_incidents(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return frame
 
 
+def build_canonical(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Canonical incidents, as the store keeps them, from `build_incidents` rows.
+
+    What the source said is all there is: a row's ``service_id`` becomes its ``ci`` (the
+    map resolves services at analysis), and the other canonical columns are empty
+    unless a row gives them.
+    """
+    frame = build_incidents(rows)
+    frame["ci"] = frame["ci"].fillna(frame["service_id"])
+    frame["service_id"] = pd.array([pd.NA] * len(frame), dtype="string")
+    for column in CANONICAL_TEXT:
+        if column not in frame.columns:
+            frame[column] = pd.array([pd.NA] * len(frame), dtype="string")
+    frame["source"] = frame["source"].fillna("t")
+    for column in ("closed_at", "updated_at"):
+        if column not in frame.columns:
+            frame[column] = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[us, UTC]")
+    for column in ("reassignment_count", "reopen_count"):
+        if column not in frame.columns:
+            frame[column] = pd.array([pd.NA] * len(frame), dtype="Int64")
+    return frame
+
+
+def empty_history() -> pd.DataFrame:
+    """An assignment history with no rows."""
+    return pd.DataFrame({name: pd.array([], dtype="string") for name in HISTORY_TEXT}).assign(
+        at=pd.Series([], dtype="datetime64[us, UTC]")
+    )
+
+
+CANONICAL_TEXT = ("source", "state", "category", "subcategory", "assignment_group",
+                  "location", "support_tier", "short_description")  # fmt: skip
+HISTORY_TEXT = ("source", "incident_id", "assignment_group", "support_tier")
+
+
 def _columns(records: list[dict[str, Any]]) -> list[str]:
     columns = ["incident_id", "opened_at", "resolved_at", "priority", "ci", "service_id"]
     for record in records:
@@ -125,6 +160,12 @@ def make_map() -> Callable[..., ServiceMap]:
 def base_records_fixture() -> Callable[[], dict[str, Any]]:
     """``base_records() -> dict``: a fresh copy of the base map's records."""
     return base_records
+
+
+@pytest.fixture(scope="session")
+def make_canonical() -> Callable[[list[dict[str, Any]]], pd.DataFrame]:
+    """``make_canonical(rows) -> DataFrame``; see `build_canonical`."""
+    return build_canonical
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from impactlens.cli.app import app, out
-from impactlens.cli.weekly_input import (
+from impactlens.cli.inputs import (
     AsOfOption,
     FormatOption,
     HistoryOption,
@@ -16,12 +16,9 @@ from impactlens.cli.weekly_input import (
     SourceOption,
     TimezoneOption,
     WeekOption,
-    check_format,
-    load_weekly_input,
-    warn_if_baseline_before_data,
-    write_table,
+    weekly_review,
 )
-from impactlens.errors import InputFileError
+from impactlens.cli.output import check_format, write_table
 
 _TABLE_COLUMNS = ("rank", "key", "flag", "incidents", "escalated", "reached_l3", "repeats",
                   "ping_pong", "repeat_impact", "reasons")  # fmt: skip
@@ -41,21 +38,25 @@ def hotspots(
     top: Annotated[int, typer.Option("--top", help="Show this many keys.", min=1)] = 10,
     format: FormatOption = "table",
     baseline_weeks: Annotated[
-        int, typer.Option("--baseline-weeks", help="Weeks before --week to compare with.", min=1)
-    ] = 8,
+        int | None,
+        typer.Option(
+            "--baseline-weeks", help="Weeks before --week to compare with (default 8).", min=1
+        ),
+    ] = None,
     repeat_days: Annotated[
-        float,
+        float | None,
         typer.Option(
             "--repeat-days",
-            help="An incident within this many days of another on its key is a repeat.",
+            help="An incident within this many days of another with the same service "
+            "(else CI, else category) is a repeat (default 14).",
             min=0,
         ),
-    ] = 14.0,
+    ] = None,
     map_path: MapOption = None,
     incidents: IncidentsOption = None,
     history: HistoryOption = None,
     source: SourceOption = None,
-    timezone: TimezoneOption = "UTC",
+    timezone: TimezoneOption = None,
     as_of: AsOfOption = None,
 ) -> None:
     """Escalation hotspots of a week: flagged chronic or emerging, with their reasons.
@@ -68,46 +69,25 @@ def hotspots(
     Example: impactlens hotspots --week 2026-W47 --map fixtures/service_map.yaml
     --incidents fixtures/incidents.csv --history fixtures/assignment_history.csv
     """
-    from impactlens.engine.hotspots import KEY_FIELDS, HotspotRules, find_hotspots, hotspot_keys
-
     check_format(format)
-    fields = tuple(name.strip() for name in (group_by or "").split(",") if name.strip())
-    unknown = [name for name in fields if name not in KEY_FIELDS]
-    if unknown:
-        raise InputFileError(
-            f"cannot group hotspots by {', '.join(map(repr, unknown))}: "
-            f"choose from {', '.join(KEY_FIELDS)}"
-        )
-    rules = HotspotRules(
-        baseline_weeks=baseline_weeks,
+    review, _ = weekly_review(
+        map_path=map_path, incidents=incidents, history=history, source=source, week=week,
+        as_of=as_of, timezone=timezone, group_by=group_by, baseline_weeks=baseline_weeks,
         repeat_days=repeat_days,
-        chronic_weeks=min(6, baseline_weeks),
-    )
-    data = load_weekly_input(
-        map_path=map_path, incidents_path=incidents, history_path=history, source=source,
-        week=week, timezone=timezone, as_of=as_of, weeks_before=baseline_weeks,
-        lookback_days=repeat_days,
     )  # fmt: skip
-    table = data.facts.incidents.assign(key=hotspot_keys(data.facts.incidents, fields))
-    warn_if_baseline_before_data(data)
-    names = {p.id: p.name for p in data.model.service_map.processes} if data.model else {}
-    found = find_hotspots(
-        table,
-        data.bounds,
-        rules=rules,
-        history=data.history,
-        process_minutes=data.facts.pairs,
-        process_names=names,
-    )
+    found = review.hotspots
     shown = found.head(top)
-    if format == "table":
-        flagged = int((found["flag"] != "").sum())
-        out.print(
-            f"Week {data.week} ({data.timezone}): {len(found):,} keys with incidents, "
-            f"{flagged} flagged as hotspots; baseline {baseline_weeks} weeks before."
-        )
-        write_table(shown[list(_TABLE_COLUMNS)], format=format, title=f"Hotspots {data.week}")
+    title = f"Hotspots {review.week}"
+    if format != "table":
+        write_table(shown, format=format, title=title)
+        return
+    flagged = int((found["flag"] != "").sum()) if len(found) else 0
+    out.print(
+        f"Week {review.week} ({review.window.timezone}): {len(found):,} keys with incidents, "
+        f"{flagged} flagged as hotspots; baseline "
+        f"{review.settings.hotspots.baseline_weeks} weeks before."
+    )
+    if len(shown):
+        write_table(shown[list(_TABLE_COLUMNS)], format=format, title=title)
         for row in shown[shown["problem_record"] != ""].itertuples():
             out.print(f"- {row.problem_record}", soft_wrap=True)
-    else:
-        write_table(shown, format=format, title=f"Hotspots {data.week}")

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 from rich.progress import (
     BarColumn,
@@ -17,35 +16,13 @@ from rich.progress import (
 )
 
 from impactlens.cli.app import app, err, out
+from impactlens.cli.inputs import open_store
+
+if TYPE_CHECKING:
+    from impactlens.ingest.pipeline import IngestReport
 
 db_app = typer.Typer(help="Manage the incident store.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-
-
-def open_store():
-    """The store's engine, its schema created when the database is new.
-
-    An existing database at an older revision is refused (`require_head` says to run
-    ``impactlens db upgrade``): migrating someone's data is their call, not a side effect.
-    """
-    from impactlens.settings import get_settings
-    from impactlens.store import create_engine_for, current_revision, upgrade_database
-    from impactlens.store.database import connect, describe_database
-
-    url = get_settings().database_url
-    engine = create_engine_for(url)
-    with connect(engine) as connection:
-        fresh = current_revision(connection) is None and not _has_tables(connection)
-    if fresh:
-        revision = upgrade_database(engine)
-        err.print(f"Created the incident store at {describe_database(url)} (revision {revision}).")
-    return engine
-
-
-def _has_tables(connection) -> bool:
-    from sqlalchemy import inspect
-
-    return bool(inspect(connection).get_table_names())
 
 
 @db_app.command("upgrade")
@@ -88,8 +65,9 @@ def ingest(
         Path | None,
         typer.Option(
             "--map",
-            help="Service map: support tiers from its "
-            "support_tiers, and incidents resolved to its services.",
+            help="Service map (default: IMPACTLENS_SERVICE_MAP): report how it places "
+            "these incidents on services and tiers them. Nothing derived is stored: "
+            "analyses derive service and tier from the map they are given.",
         ),
     ] = None,
     history: Annotated[
@@ -130,71 +108,63 @@ def ingest(
 
     Example: impactlens ingest incident_event_log.csv.gz --format servicenow-eventlog
     """
-    from impactlens.engine.resolution import resolve_services
-    from impactlens.ingest.formats import read_batch
-    from impactlens.ingest.plausibility import reject_implausible
-    from impactlens.ingest.tiers import assign_support_tiers, tier_rule_counts
+    from impactlens.ingest.pipeline import ingest as ingest_export
     from impactlens.service_map.load import load_service_map
-    from impactlens.store import save_batch
+    from impactlens.settings import get_settings
 
-    service_map = load_service_map(map_path) if map_path is not None else None
-    engine = open_store()
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,  # no spinner frames in logs and pipes
-    ) as progress:
-        step = progress.add_task(f"Reading {file.name}", total=None)
-        read = read_batch(
+    settings = get_settings()
+    map_file = map_path or settings.service_map
+    service_map = load_service_map(map_file) if map_file is not None else None
+    with (
+        open_store(settings) as store,
+        Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+            disable=not err.is_terminal,  # no spinner frames in logs and pipes
+        ) as progress,
+    ):
+        step = progress.add_task(f"Ingesting {file.name}", total=None)
+        report = ingest_export(
             file,
+            store,
             format=format,
             source=source,
             mapping=mapping,
             history=history,
             log_entries=log_entries,
             timezone=timezone,
+            service_map=service_map,
+            tier_patterns=settings.tier_patterns,
+            on_progress=lambda done, total: progress.update(
+                step, description="Saving incidents", completed=done, total=total
+            ),
         )
-        batch = reject_implausible(read.batch, now=pd.Timestamp.now(tz="UTC"))
-        batch, tier_rules = assign_support_tiers(batch, service_map=service_map)
-        if service_map is not None:
-            resolved = resolve_services(batch.incidents, service_map)
-            batch.incidents["service_id"] = resolved["service_id"].to_numpy()
-        progress.update(
-            step, description="Saving incidents", total=len(batch.incidents), completed=0
-        )
-        summary = save_batch(
-            engine,
-            batch,
-            source_file=str(file),
-            format=format,
-            rows_read=read.records,
-            on_progress=lambda done, total: progress.update(step, completed=done, total=total),
-        )
-    _print_summary(summary, batch, tier_rule_counts(tier_rules), mapped=service_map is not None)
+    _print_summary(report)
 
 
-def _print_summary(summary, batch, tier_rules: dict[str, int], *, mapped: bool) -> None:
+def _print_summary(report: IngestReport) -> None:
     out.print(
-        f"Read {summary.rows_read:,} rows: {summary.new:,} new incidents, "
-        f"{summary.updated:,} updated, {summary.unchanged:,} unchanged, "
-        f"{summary.quarantined:,} rows quarantined (ingest run {summary.run_id})."
+        f"Read {report.rows_read:,} rows: {report.new:,} new incidents, "
+        f"{report.updated:,} updated, {report.unchanged:,} unchanged, "
+        f"{report.quarantined:,} rows quarantined (ingest run {report.run_id})."
     )
-    if summary.quarantined:
-        problems = batch.rejected["problem"].value_counts()
-        shown = "; ".join(f"{problem} ({count:,})" for problem, count in problems.head(8).items())
+    if report.quarantined:
+        problems = list(report.quarantined_by_problem.items())
+        shown = "; ".join(f"{problem} ({count:,})" for problem, count in problems[:8])
         more = f"; and {len(problems) - 8} more kinds" if len(problems) > 8 else ""
         out.print(f"  Quarantined, by problem: {shown}{more}")
-    decided = "; ".join(f"{rule} {count:,}" for rule, count in tier_rules.items() if count)
+    decided = "; ".join(f"{rule} {count:,}" for rule, count in report.tier_rules.items() if count)
     out.print(f"  Support tiers decided by: {decided or 'no incidents'}.")
-    if mapped:
-        incidents = batch.incidents
-        share = incidents["service_id"].notna().mean() if len(incidents) else 0.0
+    if report.mapped is not None:
+        share = report.mapped / report.incidents if report.incidents else 0.0
         out.print(
-            f"  Resolved to a service of the map: {int(incidents['service_id'].notna().sum()):,}"
-            f" of {len(incidents):,} incidents ({share:.1%})."
+            f"  Resolved to a service of the map (version {report.map_version}): "
+            f"{report.mapped:,} of {report.incidents:,} incidents ({share:.1%})."
         )
+    for note in report.notes:
+        out.print(f"  Note: {note}")

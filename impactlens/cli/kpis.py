@@ -1,14 +1,13 @@
-"""`impactlens kpis`: the joint KPI scorecard of a week, with its 8-week trend."""
+"""`impactlens kpis`: the joint KPI scorecard of a week, with its trend."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-import pandas as pd
 import typer
 
 from impactlens.cli.app import app, out
-from impactlens.cli.weekly_input import (
+from impactlens.cli.inputs import (
     AsOfOption,
     FormatOption,
     HistoryOption,
@@ -16,15 +15,11 @@ from impactlens.cli.weekly_input import (
     MapOption,
     SourceOption,
     TimezoneOption,
-    WeeklyInput,
     WeekOption,
-    check_format,
-    load_weekly_input,
-    write_table,
+    weekly_review,
 )
+from impactlens.cli.output import check_format, write_table
 
-TREND_WEEKS = 8
-REPEAT_DAYS = 14.0
 _BARS = "▁▂▃▄▅▆▇█"
 
 
@@ -45,7 +40,7 @@ def kpis(
     incidents: IncidentsOption = None,
     history: HistoryOption = None,
     source: SourceOption = None,
-    timezone: TimezoneOption = "UTC",
+    timezone: TimezoneOption = None,
     as_of: AsOfOption = None,
 ) -> None:
     """The weekly KPI scorecard: business impact, time to restore, escalation, workload.
@@ -58,14 +53,13 @@ def kpis(
     --incidents fixtures/incidents.csv --history fixtures/assignment_history.csv
     """
     check_format(format)
-    data = load_weekly_input(
-        map_path=map_path, incidents_path=incidents, history_path=history, source=source,
-        week=week, timezone=timezone, as_of=as_of, weeks_before=TREND_WEEKS - 1,
-        lookback_days=REPEAT_DAYS,
+    review, _ = weekly_review(
+        map_path=map_path, incidents=incidents, history=history, source=source, week=week,
+        as_of=as_of, timezone=timezone,
     )  # fmt: skip
-    scorecard = weekly_scorecard(data)
+    scorecard = review.kpis
     if format != "table":
-        write_table(scorecard, format=format, title=f"KPIs {data.week}")
+        write_table(scorecard, format=format, title=f"KPIs {review.week}")
         return
     workload = scorecard["kpi"].isin(["open_at_week_end", "opened"])
     shown_groups = scorecard[scorecard["kpi"] == "open_at_week_end"]["subject"].head(groups)
@@ -77,30 +71,11 @@ def kpis(
             _shown(value, percent=is_rate, change=column == "change")
             for value, is_rate in zip(table[column], rates, strict=True)
         ]
-    out.print(f"KPI scorecard, week {data.week} ({data.timezone}), trend over {TREND_WEEKS} weeks")
-    write_table(table, format="table", title=f"KPIs {data.week}")
-
-
-def weekly_scorecard(data: WeeklyInput) -> pd.DataFrame:
-    """The scorecard of `data`'s week (its bounds are the trend weeks)."""
-    from impactlens.engine.hotspots import hotspot_keys, repeat_flags
-    from impactlens.engine.kpis import kpi_scorecard
-    from impactlens.engine.timelines import process_timelines
-
-    table = data.facts.incidents
-    table = table.assign(
-        repeat=repeat_flags(hotspot_keys(table), table["opened_at"], repeat_days=REPEAT_DAYS)
+    out.print(
+        f"KPI scorecard, week {review.week} ({review.window.timezone}), trend over "
+        f"{review.settings.trend_weeks} weeks"
     )
-    timelines, criticality, names = None, None, None
-    if data.model is not None:
-        timelines = process_timelines(table, data.model, as_of=data.as_of, bounds=data.bounds)
-        processes = data.model.service_map.processes
-        criticality = {p.id: p.criticality for p in processes}
-        names = {p.id: p.name for p in processes}
-    return kpi_scorecard(
-        table, data.bounds, timelines=timelines, pairs=data.facts.pairs,
-        process_criticality=criticality, process_names=names,
-    )  # fmt: skip
+    write_table(table, format="table", title=f"KPIs {review.week}")
 
 
 def _shown(value: float, *, percent: bool, change: bool) -> str:

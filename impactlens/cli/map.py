@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -12,7 +13,7 @@ import typer
 from rich.table import Table
 
 from impactlens.cli.app import err, map_app, out
-from impactlens.errors import InputFileError
+from impactlens.errors import InputFileError, excerpt
 
 MapPath = Annotated[Path, typer.Argument(help="Service map YAML file.", show_default=False)]
 
@@ -136,6 +137,8 @@ def map_import_edges(
     from impactlens.service_map.edge_list import parse_edge_list, skeleton_yaml
     from impactlens.service_map.load import read_text
 
+    if output is not None:
+        _check_output_file(output)  # before the work, not after it
     text = read_text(edges, what="edge list")
     reader = csv.reader(text.splitlines())
     header = next(reader, None)
@@ -151,7 +154,8 @@ def map_import_edges(
             columns.append(header.index(wanted))
         else:
             raise InputFileError(
-                f"edge list {edges}: no column {wanted!r} (columns: {', '.join(header)})"
+                f"edge list {edges}: no column {excerpt(wanted)} "
+                f"(columns: {excerpt(', '.join(header), quote=False)})"
             )
     rows = [
         [row[columns[0]], row[columns[1]]] if len(row) > max(columns) else row
@@ -163,8 +167,31 @@ def map_import_edges(
     if output is None:
         sys.stdout.write(text)
     else:
-        output.write_text(text, encoding="utf-8")
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as error:  # a full disk, a read-only file system, ...
+            raise InputFileError(f"--out {output}: cannot write it ({_reason(error)})") from None
         err.print(
             f"Wrote {output}: {len(records['services'])} services, "
             f"{len(records['dependencies'])} dependencies."
         )
+
+
+def _check_output_file(output: Path) -> None:
+    """Refuse an ``--out`` that cannot become the file: a folder, a missing folder, no rights."""
+    if output.is_dir():
+        raise InputFileError(
+            f"--out {output}: is a folder; give a file name such as {output / 'service_map.yaml'}"
+        )
+    folder = output.parent
+    if not folder.is_dir():
+        what = f"{folder} is a file, not a folder" if folder.exists() else f"no folder {folder}"
+        raise InputFileError(f"--out {output}: {what}")
+    if output.exists() and not os.access(output, os.W_OK):
+        raise InputFileError(f"--out {output}: the file is not writable (permission denied)")
+    if not output.exists() and not os.access(folder, os.W_OK | os.X_OK):
+        raise InputFileError(f"--out {output}: the folder {folder} is not writable")
+
+
+def _reason(error: OSError) -> str:
+    return error.strerror or type(error).__name__

@@ -9,7 +9,7 @@ import pandas as pd
 import typer
 
 from impactlens.cli.app import app, out
-from impactlens.cli.weekly_input import (
+from impactlens.cli.inputs import (
     AsOfOption,
     FormatOption,
     HistoryOption,
@@ -17,10 +17,9 @@ from impactlens.cli.weekly_input import (
     SourceOption,
     TimezoneOption,
     WeekOption,
-    check_format,
-    load_weekly_input,
-    write_table,
+    weekly_review,
 )
+from impactlens.cli.output import check_format, write_table
 
 _TABLE_COLUMNS = ("incident_id", "service_id", "priority", "suggested_priority", "direction",
                   "reason")  # fmt: skip
@@ -28,21 +27,25 @@ _TABLE_COLUMNS = ("incident_id", "service_id", "priority", "suggested_priority",
 
 @app.command("misprioritised")
 def misprioritised(
-    map_path: Annotated[Path, typer.Option("--map", help="Service map YAML.")],
+    map_path: Annotated[
+        Path | None,
+        typer.Option("--map", help="Service map YAML (default: IMPACTLENS_SERVICE_MAP)."),
+    ] = None,
     week: WeekOption = None,
     min_gap: Annotated[
-        int,
+        int | None,
         typer.Option(
             "--min-gap",
-            help="Flag a priority this many levels below the one its impact suggests.",
+            help="Flag a priority this many levels below the one its impact suggests (default 2).",
             min=1,
         ),
-    ] = 2,
+    ] = None,
     top: Annotated[
         int,
         typer.Option(
             "--top",
-            help="Show this many understated incidents (most understated first); every overstated one is shown.",
+            help="Show this many understated incidents (most understated first); every "
+            "overstated one is shown.",
             min=1,
         ),
     ] = 20,
@@ -50,7 +53,7 @@ def misprioritised(
     incidents: IncidentsOption = None,
     history: HistoryOption = None,
     source: SourceOption = None,
-    timezone: TimezoneOption = "UTC",
+    timezone: TimezoneOption = None,
     as_of: AsOfOption = None,
 ) -> None:
     """Incidents of a week whose priority understates (or overstates) their business impact.
@@ -64,28 +67,22 @@ def misprioritised(
     Example: impactlens misprioritised --week 2026-W45 --map fixtures/service_map.yaml
     --incidents fixtures/incidents.csv
     """
-    from impactlens.engine.misprioritised import misprioritised as find_misprioritised
-    from impactlens.engine.weeks import week_of
-
     check_format(format)
-    data = load_weekly_input(
-        map_path=map_path, incidents_path=incidents, history_path=history, source=source,
-        week=week, timezone=timezone, as_of=as_of, weeks_before=0,
+    review, _ = weekly_review(
+        map_path=map_path, incidents=incidents, history=history, source=source, week=week,
+        as_of=as_of, map_required=True, timezone=timezone, min_gap=min_gap,
     )  # fmt: skip
-    table = data.facts.incidents
-    opened_this_week = table[week_of(table["opened_at"], data.bounds) == 0]
-    found = find_misprioritised(opened_this_week, data.model, as_of=data.as_of, min_gap=min_gap)
+    found = review.misprioritised
     understated = found["direction"] == "understated"
     shown = pd.concat([found[understated].head(top), found[~understated]], ignore_index=True)
-    if format == "table":
-        out.print(
-            f"Week {data.week} ({data.timezone}): {len(opened_this_week):,} incidents opened; "
-            f"{int(understated.sum())} priorities understate their business impact "
-            f"(the {min(top, int(understated.sum()))} most understated shown), "
-            f"{int((~understated).sum())} overstate it."
-        )
-        write_table(
-            shown[list(_TABLE_COLUMNS)], format=format, title=f"Mis-prioritised {data.week}"
-        )
-    else:
-        write_table(shown, format=format, title=f"Mis-prioritised {data.week}")
+    title = f"Mis-prioritised {review.week}"
+    if format != "table":
+        write_table(shown, format=format, title=title)
+        return
+    out.print(
+        f"Week {review.week} ({review.window.timezone}): {len(review.week_incidents):,} "
+        f"incidents opened; {int(understated.sum())} priorities understate their business "
+        f"impact (the {min(top, int(understated.sum()))} most understated shown), "
+        f"{int((~understated).sum())} overstate it."
+    )
+    write_table(shown[list(_TABLE_COLUMNS)], format=format, title=title)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -10,13 +11,19 @@ import typer
 from rich.table import Table
 
 from impactlens.cli.app import app, out
+from impactlens.cli.inputs import AsOfOption, load_model, open_store, parse_as_of
 from impactlens.errors import InputFileError
+
+SCORE_FILES = ("incident_scores.csv", "process_impacts.csv", "rejected.csv")
 
 
 @app.command("score")
 def score(
-    map_path: Annotated[Path, typer.Option("--map", help="Service map YAML file.")],
     out_dir: Annotated[Path, typer.Option("--out", help="Directory for the output CSVs.")],
+    map_path: Annotated[
+        Path | None,
+        typer.Option("--map", help="Service map YAML file (default: IMPACTLENS_SERVICE_MAP)."),
+    ] = None,
     incidents: Annotated[
         Path | None,
         typer.Option(
@@ -29,13 +36,7 @@ def score(
         str | None,
         typer.Option("--source", help="From the store, only incidents of this source."),
     ] = None,
-    as_of: Annotated[
-        str | None,
-        typer.Option(
-            "--as-of",
-            help="ISO 8601 moment that open incidents count up to (naive means UTC). Default: now.",
-        ),
-    ] = None,
+    as_of: AsOfOption = None,
 ) -> None:
     """Score each incident's business impact and write three CSVs to --out.
 
@@ -46,78 +47,74 @@ def score(
     Example: impactlens score --map fixtures/service_map.yaml --incidents
     fixtures/incidents.csv --out out/ --as-of 2026-11-23T00:00:00Z
     """
-    from impactlens.engine.impact import build_impact_model, process_impacts, score_incidents
-    from impactlens.engine.resolution import resolve_services
-    from impactlens.ingest.canonical import parse_canonical_incidents, read_canonical_csv
-    from impactlens.service_map.load import load_service_map
+    from impactlens.analysis import read_csv
+    from impactlens.analysis import score as score_incidents
+    from impactlens.engine.impact import INCIDENT_SCORE_COLUMNS, PROCESS_IMPACT_COLUMNS
+    from impactlens.settings import get_settings
 
-    moment = _parse_as_of(as_of)
-    model = build_impact_model(load_service_map(map_path))
+    _check_out_dir(out_dir)
+    settings = get_settings()
+    moment = parse_as_of(as_of)
+    model = load_model(map_path, settings, required=True)
+    assert model is not None
     if incidents is not None:
         if source is not None:
             raise InputFileError(
                 "--source selects incidents in the store; it does not apply with --incidents"
             )
-        raw = read_canonical_csv(incidents)
-        parsed, rejected = parse_canonical_incidents(raw, as_of=moment)
-        rows = len(raw)
+        scores = score_incidents(model, as_of=moment, incidents=read_csv(incidents))
     else:
-        parsed, rejected = _stored_incidents(source=source, as_of=moment)
-        rows = len(parsed) + len(rejected)
-    resolved = resolve_services(parsed, model.service_map)
-    scores = score_incidents(resolved, model, as_of=moment)
-    impacts = process_impacts(resolved, model, as_of=moment)
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    scores.to_csv(out_dir / "incident_scores.csv", index=False, float_format="%.4f")
-    impacts.to_csv(out_dir / "process_impacts.csv", index=False, float_format="%.4f")
-    rejected.to_csv(out_dir / "rejected.csv", index=False)
-    _print_score_summary(rows, scores, rejected, moment, out_dir)
-
-
-def _stored_incidents(
-    *, source: str | None, as_of: pd.Timestamp
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Stored incidents opened by `as_of`, and (as rejected rows) those opened after it."""
-    from impactlens.cli.ingest import open_store
-    from impactlens.store import load_incidents
-
-    stored = load_incidents(open_store(), source=source)
-    later = stored["opened_at"] > as_of
-    rejected = stored.loc[later, ["source", "incident_id", "opened_at"]].assign(
-        problem="opened after as_of",
-        reason="opened_at "
-        + stored.loc[later, "opened_at"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-        + f" is after as_of {as_of.isoformat()}",
-    )
-    return stored[~later].reset_index(drop=True), rejected.reset_index(drop=True)
-
-
-def _parse_as_of(text: str | None) -> pd.Timestamp:
-    from impactlens.moments import utc_moment
-
-    if text is None:
-        return pd.Timestamp.now(tz="UTC").floor("s")
+        with open_store(settings) as store:
+            scores = score_incidents(model, as_of=moment, store=store, source=source)
+    facts = scores.facts
+    table = facts.incidents
+    columns = [*INCIDENT_SCORE_COLUMNS, "mapped_by"]
+    scored = table[columns].assign(map_version=facts.map_version)
+    impacts = facts.pairs[list(PROCESS_IMPACT_COLUMNS)]
     try:
-        moment = utc_moment(text)
-    except ValueError:
-        moment = pd.NaT
-    if moment is pd.NaT:
-        raise InputFileError(
-            f"--as-of {text!r} is not an ISO 8601 moment (for example 2026-11-23T00:00:00Z)"
-        )
-    return moment
+        out_dir.mkdir(parents=True, exist_ok=True)
+        scored.to_csv(out_dir / SCORE_FILES[0], index=False, float_format="%.4f")
+        impacts.to_csv(out_dir / SCORE_FILES[1], index=False, float_format="%.4f")
+        _rejected_table(scores.rejected).to_csv(out_dir / SCORE_FILES[2], index=False)
+    except OSError as error:
+        raise InputFileError(f"--out {out_dir}: cannot write there ({error.strerror})") from None
+    _print_summary(scores.rows_read, scored, scores.rejected, moment, out_dir, facts.map_version)
 
 
-def _print_score_summary(
-    rows: int, scores: pd.DataFrame, rejected: pd.DataFrame, as_of: pd.Timestamp, out_dir: Path
+def _check_out_dir(out_dir: Path) -> None:
+    """Refuse an --out that is not a folder (or cannot become one) before any work."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputFileError(f"--out {out_dir}: is not a folder (the three CSVs go in a folder)")
+    parent = next((p for p in (out_dir, *out_dir.parents) if p.exists()), Path("."))
+    if not parent.is_dir():
+        raise InputFileError(f"--out {out_dir}: {parent} is not a folder")
+
+
+def _rejected_table(rejected: pd.DataFrame) -> pd.DataFrame:
+    """Rejected rows as ``line, problem, reason``, then the row's own values as columns."""
+    fields = pd.DataFrame(
+        [json.loads(raw) if isinstance(raw, str) else {} for raw in rejected["raw"]],
+        index=rejected.index,
+    )
+    head = rejected[["line", "problem", "reason"]]
+    return pd.concat([head, fields.drop(columns=head.columns, errors="ignore")], axis=1)
+
+
+def _print_summary(
+    rows: int,
+    scores: pd.DataFrame,
+    rejected: pd.DataFrame,
+    as_of: pd.Timestamp,
+    out_dir: Path,
+    map_version: str | None,
 ) -> None:
     scored = len(scores)
     mapped = int(scores["mapped"].sum())
     share = mapped / scored if scored else 0.0
     out.print(
-        f"Read {rows} rows; scored {scored} incidents as of {as_of.isoformat()}; "
-        f"{mapped} mapped to a service ({share:.1%}); {len(rejected)} rejected."
+        f"Read {rows} rows; scored {scored} incidents as of {as_of.isoformat()} with map "
+        f"version {map_version}; {mapped} mapped to a service ({share:.1%}); "
+        f"{len(rejected)} rejected."
     )
     out.print(
         f"Total value at risk: {scores['value_at_risk'].sum():,.2f}; "
@@ -145,4 +142,4 @@ def _print_score_summary(
                 str(row.explanation),
             )
         out.print(table)
-    out.print(f"Wrote {out_dir}/incident_scores.csv, process_impacts.csv, rejected.csv")
+    out.print(f"Wrote {out_dir}/{', '.join(SCORE_FILES)}")

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from impactlens.cli.app import app, out
-from impactlens.cli.weekly_input import (
+from impactlens.cli.inputs import (
     AsOfOption,
     FormatOption,
     HistoryOption,
@@ -17,16 +16,18 @@ from impactlens.cli.weekly_input import (
     SourceOption,
     TimezoneOption,
     WeekOption,
-    check_format,
-    load_weekly_input,
-    write_table,
+    weekly_review,
 )
+from impactlens.cli.output import check_format, write_table
 from impactlens.errors import InputFileError
 
 
 @app.command("whatif")
 def whatif(
-    map_path: Annotated[Path, typer.Option("--map", help="The service map as it is.")],
+    map_path: Annotated[
+        Path | None,
+        typer.Option("--map", help="The service map as it is (default: IMPACTLENS_SERVICE_MAP)."),
+    ] = None,
     week: WeekOption = None,
     new_map: Annotated[
         Path | None,
@@ -48,7 +49,7 @@ def whatif(
     incidents: IncidentsOption = None,
     history: HistoryOption = None,
     source: SourceOption = None,
-    timezone: TimezoneOption = "UTC",
+    timezone: TimezoneOption = None,
     as_of: AsOfOption = None,
 ) -> None:
     """What a week's business impact would have been with a changed map or a fixed hotspot.
@@ -61,7 +62,6 @@ def whatif(
     --without-hotspot inventory-sync --incidents fixtures/incidents.csv
     --history fixtures/assignment_history.csv
     """
-    from impactlens.engine.hotspots import hotspot_keys
     from impactlens.engine.impact import build_impact_model
     from impactlens.engine.whatif import savings_sentence, whatif_map, whatif_without
     from impactlens.service_map.load import load_service_map
@@ -69,33 +69,20 @@ def whatif(
     check_format(format)
     if (new_map is None) == (without_hotspot is None):
         raise InputFileError("give exactly one of --new-map and --without-hotspot")
-    data = load_weekly_input(
-        map_path=map_path, incidents_path=incidents, history_path=history, source=source,
-        week=week, timezone=timezone, as_of=as_of, weeks_before=0,
+    review, model = weekly_review(
+        map_path=map_path, incidents=incidents, history=history, source=source, week=week,
+        as_of=as_of, map_required=True, timezone=timezone, group_by=group_by,
     )  # fmt: skip
-    table = data.facts.incidents
+    assert model is not None  # map_required
     if new_map is not None:
-        after = build_impact_model(load_service_map(new_map))
-        diff = whatif_map(table, data.model, after, as_of=data.as_of, bounds=data.bounds)
+        answer = whatif_map(review, build_impact_model(load_service_map(new_map)))
         change = f"the map {new_map}"
     else:
-        fields = tuple(name.strip() for name in (group_by or "").split(",") if name.strip())
-        try:
-            keys = hotspot_keys(table, fields)
-        except ValueError as error:
-            raise InputFileError(str(error)) from None
-        removed = (keys == without_hotspot).to_numpy()
-        if not removed.any():
-            close = difflib.get_close_matches(without_hotspot, keys.unique().tolist(), n=3)
-            hint = f" (did you mean {', '.join(close)}?)" if close else ""
-            raise InputFileError(
-                f"no incident of week {data.week} has the key {without_hotspot!r}{hint}"
-            )
-        diff = whatif_without(table, data.model, removed, as_of=data.as_of, bounds=data.bounds)
+        answer = whatif_without(review, model, key=without_hotspot)
         change = (
-            f"fixing hotspot {without_hotspot} ({int(removed.sum())} incidents active in the week)"
+            f"fixing hotspot {without_hotspot} ({answer.incidents} incidents active in the week)"
         )
-    sentence = savings_sentence(diff, change)
+    sentence = savings_sentence(answer.table, change)
     if format == "table":
-        out.print(f"Week {data.week} ({data.timezone}): {sentence}.")
-    write_table(diff, format=format, title=f"What-if {data.week}")
+        out.print(f"Week {review.week} ({review.window.timezone}): {sentence}.")
+    write_table(answer.table, format=format, title=f"What-if {review.week}")

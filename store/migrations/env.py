@@ -8,6 +8,8 @@ it opens ``sqlalchemy.url`` or, when that is empty, the database of `get_setting
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import context
 from impactlens.store.schema import metadata
 from sqlalchemy.engine import Connection
@@ -15,7 +17,7 @@ from sqlalchemy.engine import Connection
 config = context.config
 
 
-def _configure(**options: object) -> None:
+def _configure(**options: Any) -> None:  # alembic's own keyword arguments
     context.configure(target_metadata=metadata, compare_type=True, **options)
 
 

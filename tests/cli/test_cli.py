@@ -189,7 +189,7 @@ def test_import_edges_prints_a_skeleton_that_map_check_accepts(workdir):
         ),
         (
             ["score", "--map", "map.yaml", "--incidents", "no_priority.csv", "--out", "o"],
-            "error: incident CSV: missing required column 'priority'",
+            "error: no_priority.csv (incident CSV): missing required column 'priority'",
         ),
         (
             ["score", "--map", "map.yaml", "--incidents", "binary.csv", "--out", "o"],

@@ -168,13 +168,13 @@ def test_group_by_category_and_assignment_group(tmp_path, env):
         (("--week", "2026-W60"), "error: week '2026-W60' does not exist: 2026 has no week 60"),
         (
             ("--group-by", "colour"),
-            "error: cannot group hotspots by 'colour': choose from service, ci, category, "
+            "error: --group-by: cannot group hotspots by 'colour': choose from service, ci, category, "
             "subcategory, assignment_group, location",
         ),
         (("--format", "xml"), "error: --format 'xml' is not one of table, csv, json"),
         (
             ("--week", "2026-W49"),
-            "error: week 2026-W49 starts after --as-of 2026-11-23T00:00:00+00:00",
+            "error: week 2026-W49 starts after as_of 2026-11-23T00:00:00+00:00: nothing to review yet",
         ),
     ],
 )

@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from impactlens.service_map.load import load_service_map
+from impactlens.service_map.version import map_version
+from impactlens.store import Store
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "fixtures"
@@ -40,9 +43,8 @@ def run(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProce
 
 
 def stored(env: dict[str, str]) -> pd.DataFrame:
-    from impactlens.store import create_engine_for, load_incidents
-
-    return load_incidents(create_engine_for(env["IMPACTLENS_DATABASE_URL"]))
+    with Store.open(env["IMPACTLENS_DATABASE_URL"]) as store:
+        return store.load_incidents()
 
 
 def test_fixtures_ingest_once_and_score_from_the_store_as_from_the_csv(tmp_path, store):
@@ -63,7 +65,11 @@ def test_fixtures_ingest_once_and_score_from_the_store_as_from_the_csv(tmp_path,
         "0 unchanged, 6 rows quarantined (ingest run 1)."
     )
     # fixtures/planted.yaml: 3771 by CI + 989 by match rules = 4760 of 4970
-    assert "Resolved to a service of the map: 4,760 of 4,970 incidents (95.8%)." in first.stdout
+    version = map_version(load_service_map(FIXTURES / "service_map.yaml"))
+    assert (
+        f"Resolved to a service of the map (version {version}): 4,760 of 4,970 incidents (95.8%)."
+        in first.stdout
+    )
     again = run(*args, env=store, cwd=tmp_path)
     assert "0 new incidents, 0 updated, 4,970 unchanged" in again.stdout
 
@@ -151,9 +157,8 @@ def test_bad_rows_are_quarantined_with_reasons_and_good_rows_land(tmp_path, stor
     assert incidents.loc["INC4", "assignment_group"] == "Network Ops"
     assert len(incidents.loc["INC5", "short_description"]) == 1_100_000
 
-    from impactlens.store import create_engine_for, load_quarantine
-
-    quarantine = load_quarantine(create_engine_for(store["IMPACTLENS_DATABASE_URL"]))
+    with Store.open(store["IMPACTLENS_DATABASE_URL"]) as opened:
+        quarantine = opened.quarantine()
     reasons = dict(zip(quarantine["line"], quarantine["reason"], strict=True))
     assert "31/02/2026 09:00" in reasons[3]
     assert "in the future" in next(r for r in quarantine["reason"] if "2099" in r)

@@ -15,11 +15,11 @@ from impactlens.engine.hotspots import (
     HotspotRules,
     find_hotspots,
     hotspot_keys,
-    repeat_flags,
 )
+from impactlens.engine.repeats import repeat_flags
 from impactlens.engine.weeks import week_bounds
 
-from impactlens.errors import MissingColumnsError
+from impactlens.errors import InvalidSettingsError, MissingColumnsError
 
 # --- hotspot_keys -----------------------------------------------------------------------------
 
@@ -78,7 +78,7 @@ def test_group_by_joins_the_named_fields(group_by, expected):
 
 
 def test_unknown_group_by_fields_are_named_with_the_choices():
-    with pytest.raises(ValueError) as raised:
+    with pytest.raises(InvalidSettingsError) as raised:
         hotspot_keys(KEY_FRAME, ["category", "colour", "size"])
     assert str(raised.value) == (
         "cannot group hotspots by 'colour', 'size': "
@@ -207,10 +207,14 @@ ROWS = [
 
 
 def hand_frame() -> pd.DataFrame:
+    """The rows with the facts `engine.facts` would add: repeats on the key, 14 days."""
     frame = pd.DataFrame(ROWS)
     frame["opened_at"] = pd.to_datetime(frame["opened_at"], utc=True)
     frame["resolved_at"] = pd.to_datetime(frame["resolved_at"], utc=True)
     frame["bounce"] = frame["bounce"].astype("string")
+    frame["ttr_hours"] = (frame["resolved_at"] - frame["opened_at"]).dt.total_seconds() / 3600
+    frame["reopened"] = frame["reopen_count"] > 0
+    frame["repeat"] = repeat_flags(frame["key"], frame["opened_at"], repeat_days=14)
     return frame
 
 
@@ -274,6 +278,7 @@ def found() -> pd.DataFrame:
         frame,
         BOUNDS,
         rules=RULES,
+        repeat_days=14,
         history=HISTORY,
         process_minutes=process_minutes(frame),
         process_names={"order-to-cash": "Order to cash"},
@@ -402,7 +407,7 @@ def test_reasons_and_problem_records(found):
 
 
 def test_without_history_or_process_minutes():
-    table = find_hotspots(hand_frame(), BOUNDS, rules=RULES).set_index("key")
+    table = find_hotspots(hand_frame(), BOUNDS, rules=RULES, repeat_days=14).set_index("key")
     assert table["top_handoff"].isna().all()
     assert table["top_process_minutes"].tolist() == [0.0] * 4
     assert "business minutes" not in table.loc["inventory", "reasons"]
@@ -412,7 +417,7 @@ def test_without_history_or_process_minutes():
 def test_row_order_and_index_do_not_matter(found):
     frame = hand_frame().sample(frac=1.0, random_state=11)
     frame.index = range(100, 100 + len(frame))
-    again = find_hotspots(frame, BOUNDS, rules=RULES, history=HISTORY)
+    again = find_hotspots(frame, BOUNDS, rules=RULES, repeat_days=14, history=HISTORY)
     columns = ["key", "flag", *COUNT_COLUMNS, "repeat_impact", "p_value", "top_handoff"]
     pd.testing.assert_frame_equal(again[columns], found[columns])
 
@@ -421,7 +426,7 @@ def test_utc_weeks_move_the_boundary_incidents():
     # On the UTC clock La (11-15 23:30 UTC) is in W46 and Q0 (22:30) too: labels has 1
     # escalated in the baseline and 3 in the window, so it is no longer emerging (3 vs 1)
     bounds = week_bounds("2026-W47", "UTC", weeks_before=2)
-    table = find_hotspots(hand_frame(), bounds, rules=RULES).set_index("key")
+    table = find_hotspots(hand_frame(), bounds, rules=RULES, repeat_days=14).set_index("key")
     assert table.loc["labels", ["incidents", "escalated"]].tolist() == [4, 3]
     assert table.loc["labels", "baseline_escalated_per_week"] == 0.5
     assert table.loc["labels", "flag"] == ""
@@ -430,29 +435,34 @@ def test_utc_weeks_move_the_boundary_incidents():
 def test_an_empty_window_gives_an_empty_table():
     frame = hand_frame()
     frame = frame[frame["opened_at"] < BOUNDS[-2]]
-    table = find_hotspots(frame, BOUNDS, rules=RULES)
+    table = find_hotspots(frame, BOUNDS, rules=RULES, repeat_days=14)
     assert table.empty and tuple(table.columns) == HOTSPOT_COLUMNS
 
 
 def test_bounds_must_match_the_baseline_weeks():
-    with pytest.raises(ValueError, match="bounds has 3 moments; baseline_weeks=2 needs 4"):
-        find_hotspots(hand_frame(), week_bounds("2026-W47", "UTC", weeks_before=1), rules=RULES)
-    with pytest.raises(ValueError, match="bounds has 4 moments; baseline_weeks=8 needs 10"):
-        find_hotspots(hand_frame(), BOUNDS)
+    one_week_before = week_bounds("2026-W47", "UTC", weeks_before=1)
+    with pytest.raises(
+        InvalidSettingsError, match="bounds has 3 moments; baseline_weeks=2 needs 4"
+    ):
+        find_hotspots(hand_frame(), one_week_before, rules=RULES, repeat_days=14)
+    with pytest.raises(
+        InvalidSettingsError, match="bounds has 4 moments; baseline_weeks=8 needs 10"
+    ):
+        find_hotspots(hand_frame(), BOUNDS, repeat_days=14)
 
 
 def test_rules_are_checked():
-    with pytest.raises(ValueError, match="baseline_weeks must be 1 or more, not 0"):
+    with pytest.raises(InvalidSettingsError, match="baseline_weeks must be 1 or more, not 0"):
         HotspotRules(baseline_weeks=0, chronic_weeks=1)
     with pytest.raises(
-        ValueError, match=r"chronic_weeks must be from 1 to baseline_weeks \(2\), not 6"
+        InvalidSettingsError, match=r"chronic_weeks must be from 1 to baseline_weeks \(2\), not 6"
     ):
         HotspotRules(baseline_weeks=2)
 
 
 def test_find_hotspots_names_missing_columns():
     with pytest.raises(MissingColumnsError, match="find_hotspots: missing required column 'key'"):
-        find_hotspots(hand_frame().drop(columns="key"), BOUNDS, rules=RULES)
+        find_hotspots(hand_frame().drop(columns="key"), BOUNDS, rules=RULES, repeat_days=14)
 
 
 # --- acceptance on the fixtures: the planted hotspots are found, and nothing else -------------
@@ -468,33 +478,32 @@ PING_PONG_PAIR = ("Firewall Team", "Network Ops")
 
 @pytest.fixture(scope="module")
 def fixture_facts():
+    """The fixture weeks, each reviewed with the library's one weekly call."""
     from impactlens.engine.facts import incident_facts
     from impactlens.engine.impact import build_impact_model
+    from impactlens.engine.weekly import ReviewSettings, review_week
     from impactlens.ingest.formats import read_batch
-    from impactlens.ingest.tiers import assign_support_tiers
     from impactlens.service_map.load import load_service_map
 
-    service_map = load_service_map(FIXTURES / "service_map.yaml")
+    model = build_impact_model(load_service_map(FIXTURES / "service_map.yaml"))
     read = read_batch(
         FIXTURES / "incidents.csv", format="csv", history=FIXTURES / "assignment_history.csv"
     )
-    batch, _ = assign_support_tiers(read.batch, service_map=service_map)
-    facts = incident_facts(
-        batch.incidents, batch.history, build_impact_model(service_map), as_of=AS_OF
-    )
-    incidents = facts.incidents.assign(key=hotspot_keys(facts.incidents))
-    names = {process.id: process.name for process in service_map.processes}
-    weekly = {
-        week: find_hotspots(
-            incidents,
-            week_bounds(week, "UTC", weeks_before=8),
-            history=batch.history,
-            process_minutes=facts.pairs,
-            process_names=names,
+    reviews = {
+        week: review_week(
+            read.batch.incidents,
+            read.batch.history,
+            model,
+            week=week,
+            settings=ReviewSettings(),
+            as_of=AS_OF,
         )
         for week in FULL_BASELINE_WEEKS
     }
-    return incidents, batch.history, weekly
+    facts = incident_facts(read.batch.incidents, read.batch.history, model, as_of=AS_OF)
+    incidents = facts.incidents.assign(key=hotspot_keys(facts.incidents))
+    weekly = {week: review.hotspots for week, review in reviews.items()}
+    return incidents, facts.history, weekly
 
 
 def planted_truth() -> set[tuple[str, str, str]]:

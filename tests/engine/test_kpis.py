@@ -46,11 +46,18 @@ BERLIN_BOUNDS = week_bounds("2026-W46", "Europe/Berlin", weeks_before=3)
 
 
 def incidents_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """`KPI_INPUT_COLUMNS` from short rows (times in UTC, ``None`` = still open)."""
+    """`KPI_INPUT_COLUMNS` from short rows (times in UTC, ``None`` = still open), with the
+    outcome facts `engine.facts` adds: ``ttr_hours`` and ``reopened``."""
     frame = pd.DataFrame.from_records(rows)
     for column in ("opened_at", "resolved_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601")
-    return frame
+    return with_outcomes(frame)
+
+
+def with_outcomes(frame: pd.DataFrame) -> pd.DataFrame:
+    hours = (frame["resolved_at"] - frame["opened_at"]).dt.total_seconds() / 3600
+    reopened = pd.to_numeric(frame["reopen_count"]).fillna(0) > 0
+    return frame.assign(ttr_hours=hours, reopened=reopened.to_numpy())
 
 
 def berlin_row(
@@ -347,6 +354,7 @@ def test_scorecard_end_to_end_counts_overlapping_incidents_once(make_map, make_i
             },
         ]
     ).assign(escalated=False, reached_l3=False, ping_pong=False, reopen_count=0, repeat=False)
+    incidents = with_outcomes(incidents)
     pairs = process_impacts(incidents, model, as_of=as_of, with_rows=True)
     timelines = process_timelines(incidents, model, as_of=as_of, bounds=bounds)
     processes = model.service_map.processes

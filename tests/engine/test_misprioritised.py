@@ -34,7 +34,7 @@ from impactlens.engine.resolution import resolve_services
 from impactlens.ingest.canonical import parse_canonical_incidents, read_canonical_csv
 from impactlens.service_map.load import load_service_map
 
-from impactlens.errors import InvalidIncidentsError, MissingColumnsError
+from impactlens.errors import InvalidIncidentsError, InvalidSettingsError, MissingColumnsError
 
 AS_OF = pd.Timestamp("2026-11-20T00:00:00Z")
 SATURDAY = {"opened_at": "2026-11-07T10:00:00Z", "resolved_at": "2026-11-07T14:00:00Z"}
@@ -370,7 +370,7 @@ def test_exposures_are_compared_with_a_tolerance(make_map, make_incidents):
 def test_bad_input_is_refused(make_map, make_incidents):
     model = build_impact_model(make_map())
     frame = make_incidents([{"incident_id": "A", "service_id": "web", "priority": 4}])
-    with pytest.raises(ValueError, match="min_gap"):
+    with pytest.raises(InvalidSettingsError, match="min_gap"):
         misprioritised(frame, model, as_of=AS_OF, min_gap=0)
     with pytest.raises(MissingColumnsError, match="service_id"):
         misprioritised(frame.drop(columns="service_id"), model, as_of=AS_OF)

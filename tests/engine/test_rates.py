@@ -268,6 +268,9 @@ def population(escalated_per_week: dict[str, list[int]]) -> pd.DataFrame:
         ping_pong=False,
         bounce=pd.array([pd.NA] * len(frame), dtype="string"),
         reopen_count=0,
+        reopened=False,
+        repeat=False,
+        ttr_hours=1.0,
         impact_score=1.0,
     )
 
@@ -289,7 +292,7 @@ def test_one_escalation_against_none_is_not_news():
     # = 5.09 is high: a raw ratio would flag it
     frame = population({"quiet": [0] * 8 + [1], "busy": [1] * 9})
     for rules in (HotspotRules(), HotspotRules(min_escalated=1)):
-        table = find_hotspots(frame, BOUNDS, rules=rules)
+        table = find_hotspots(frame, BOUNDS, rules=rules, repeat_days=14)
         quiet = row_of(table, "quiet")
         assert quiet["flag"] == ""
         assert quiet["p_value"] == pytest.approx(1 - (32 / 35) ** (4 / 3), rel=1e-9)
@@ -303,7 +306,7 @@ def test_three_escalations_against_none_are_emerging():
     # P(2) = P(1) x (4/3 + 1)/2 x 3/35 = 0.010142; P(X >= 3) = 1 - 0.998936 = 0.0010646
     # rate ratio ((4/3 + 3) / (11/3)) / (1/8) = (13/11) x 8 = 104/11 = 9.45
     frame = population({"quiet": [0] * 8 + [3], "busy": [1] * 9})
-    table = find_hotspots(frame, BOUNDS)
+    table = find_hotspots(frame, BOUNDS, repeat_days=14)
     quiet = row_of(table, "quiet")
     assert quiet["flag"] == "emerging"
     assert quiet["p_value"] == pytest.approx(0.0010646, rel=1e-4)
@@ -329,7 +332,7 @@ def test_five_this_week_against_five_a_week_is_not_news():
     # Chronic? typical = 48 / 16 = 3 a key-week; P(Poisson(3) >= 5) = 1 - e^-3 (1 + 3 + 4.5
     # + 4.5 + 3.375) = 0.1847 > 0.01: no high weeks.
     frame = population({"steady": [5] * 9, "busy": [1] * 9})
-    table = find_hotspots(frame, BOUNDS)
+    table = find_hotspots(frame, BOUNDS, repeat_days=14)
     steady = row_of(table, "steady")
     assert steady["flag"] == ""
     assert steady["rate_ratio"] == pytest.approx((217 / 53) / 4.8125, rel=1e-12)

@@ -2,8 +2,8 @@
 
 The UCI event log (../shared/data/servicenow-uci, see its README) has almost no CIs, so
 hotspots are keyed by ``category / assignment_group``. The engine's answer (read_batch ->
-assign_support_tiers without a map -> incident_facts -> find_hotspots / kpi_scorecard /
-ping_pong_loops) is compared with an independent computation that starts from the raw
+review_week without a map, and incident_facts / ping_pong_loops over the whole log) is
+compared with an independent computation that starts from the raw
 CSV (``pd.read_csv`` of the gz) and uses no project code:
 
 - an incident is its latest event: greatest ``sys_mod_count``, then latest
@@ -13,13 +13,12 @@ CSV (``pd.read_csv`` of the gz) and uses no project code:
   one of its earlier events when that event says ``?``;
 - its group sequence is its events' groups in that order, ``?`` skipped, consecutive
   repeats collapsed;
-- escalated (the reassignment fallback of ingest/tiers.py: no map, and no group name
+- escalated (the reassignment fallback of engine/tiers.py: no map, and no group name
   here says L1/L2/L3): it saw more than one group, or ``reassignment_count > 0``;
 - ping-pong: A -> B -> A in the sequence, or max(reassignment_count, changes) >= 3;
-- repeat: the previous incident on the same key (in opening order) opened at most 14 days
-  before it. Hotspots count repeats on their key (category / group); the KPI scorecard's
-  repeat rate uses the default key (service, else CI, else category: no map, so CI or
-  category here), as `impactlens kpis` does;
+- repeat: the previous incident with the same repeat key (service, else CI, else
+  category: no map, so CI or category here; in opening order) opened at most 14 days
+  before it. One definition: the hotspots and the KPI scorecard both count it;
 - weeks: Monday 00:00 UTC to the next Monday, an incident in the week it was opened.
 
 Week 2016-W18 (Mon 2 May 2016) is in the busy part of the log (29 Feb to early June
@@ -41,11 +40,11 @@ import pandas as pd
 import pytest
 from impactlens.engine.escalation import ping_pong_loops
 from impactlens.engine.facts import incident_facts
-from impactlens.engine.hotspots import find_hotspots, hotspot_keys, repeat_flags
-from impactlens.engine.kpis import kpi_scorecard
+from impactlens.engine.hotspots import find_hotspots, hotspot_keys
+from impactlens.engine.repeats import repeat_flags
+from impactlens.engine.weekly import ReviewSettings, review_week
 from impactlens.engine.weeks import week_bounds
 from impactlens.ingest.formats import read_batch
-from impactlens.ingest.tiers import assign_support_tiers
 
 REAL_LOG = (
     Path(__file__).resolve().parents[2].parent
@@ -77,19 +76,20 @@ def engine():
         pytest.skip(f"real event log {REAL_LOG} is absent (../shared/data not beside the clone)")
     started = time.perf_counter()
     batch = read_batch(REAL_LOG, format="servicenow-eventlog").batch
-    batch, tier_rules = assign_support_tiers(batch)
-    facts = incident_facts(batch.incidents, batch.history, None, as_of=AS_OF)
-    table = facts.incidents.assign(
-        key=hotspot_keys(facts.incidents, ["category", "assignment_group"])
+    settings = ReviewSettings(group_by=("category", "assignment_group"))
+    review = review_week(
+        batch.incidents, batch.history, None, week=WEEK, settings=settings, as_of=AS_OF
     )
-    bounds = week_bounds(WEEK, "UTC", weeks_before=BASELINE_WEEKS)
-    hotspots = find_hotspots(table, bounds, history=batch.history)
+    seconds = time.perf_counter() - started
+    facts = incident_facts(batch.incidents, batch.history, None, as_of=AS_OF)
+    table = facts.incidents.assign(key=hotspot_keys(facts.incidents, settings.group_by))
     return SimpleNamespace(
         batch=batch,
-        tier_rules=tier_rules,
+        tier_rules=set(facts.incidents["tier_rule"]),
         table=table,
-        hotspots=hotspots,
-        seconds=time.perf_counter() - started,
+        hotspots=review.hotspots,
+        kpis=review.kpis,
+        seconds=seconds,
     )
 
 
@@ -165,12 +165,12 @@ def expected():
     incidents["key"] = incidents["category"].fillna(NONE) + " / " + incidents["group"].fillna(NONE)
     incidents["ttr_hours"] = (incidents["resolved"] - incidents["opened"]).dt.total_seconds() / 3600
 
-    incidents["repeat"] = _repeats(incidents["key"], incidents["opened"])
-    # The default key (no --group-by: service, else CI, else category), as the KPI
-    # scorecard's repeats use it; without a map there is no service.
+    incidents["key_repeat"] = _repeats(incidents["key"], incidents["opened"])
+    # The repeat key (service, else CI, else category): without a map there is no
+    # service. Hotspots and KPIs both count these repeats.
     ci = latest["cmdb_ci"].where(latest["cmdb_ci"] != "?")
     incidents["default_key"] = ci.fillna(incidents["category"]).fillna(NONE)
-    incidents["default_repeat"] = _repeats(incidents["default_key"], incidents["opened"])
+    incidents["repeat"] = _repeats(incidents["default_key"], incidents["opened"])
 
     loops: dict[tuple[str, str], int] = {}
     for pairs in bounce_pairs:
@@ -283,7 +283,7 @@ def test_real_incident_facts_match_the_event_log(engine, expected):
     assert engine.batch.rejected.empty
     assert len(got) == len(want) == 24_918
     got = got.loc[want.index]
-    assert set(engine.tier_rules) == {"reassignment"}
+    assert engine.tier_rules == {"reassignment"}
     assert (got["opened_at"] == want["opened"]).all()
     assert (got["resolved_at"].isna() == want["resolved"].isna()).all()
     resolved = want["resolved"].notna()
@@ -296,20 +296,17 @@ def test_real_incident_facts_match_the_event_log(engine, expected):
     ids = engine.table["incident_id"].to_numpy()
     opened = engine.table["opened_at"]
     repeats = repeat_flags(engine.table["key"], opened, repeat_days=REPEAT_DAYS)
-    assert pd.Series(repeats, index=ids).loc[want.index].tolist() == want["repeat"].tolist()
+    assert pd.Series(repeats, index=ids).loc[want.index].tolist() == want["key_repeat"].tolist()
     default_key = hotspot_keys(engine.table)
     assert pd.Series(default_key.to_numpy(), index=ids).loc[want.index].tolist() == (
         want["default_key"].tolist()
     )
-    repeats = repeat_flags(default_key, opened, repeat_days=REPEAT_DAYS)
-    assert pd.Series(repeats, index=ids).loc[want.index].tolist() == (
-        want["default_repeat"].tolist()
-    )
+    assert got["repeat"].tolist() == want["repeat"].tolist()  # the facts' one definition
     print(
         f"\n{len(want)} incidents: {int(want['escalated'].sum())} escalated (reassignment "
         f"fallback), {int(want['ping_pong'].sum())} ping-pong, {int(want['repeat'].sum())} "
-        f"repeats within {REPEAT_DAYS} days by category / group "
-        f"({int(want['default_repeat'].sum())} by the default key); engine pipeline "
+        f"repeats within {REPEAT_DAYS} days by the repeat key "
+        f"({int(want['key_repeat'].sum())} by category / group); review of {WEEK} "
         f"{engine.seconds:.1f} s"
     )
 
@@ -360,7 +357,8 @@ def test_real_hotspots_weekly_escalated_counts_per_key(engine, expected):
         label = f"{_monday(offset).isocalendar().year}-W{_monday(offset).isocalendar().week:02d}"
         bounds = week_bounds(label, "UTC", weeks_before=BASELINE_WEEKS)
         assert bounds[-2] == _monday(offset)
-        run = find_hotspots(engine.table, bounds).set_index("key")["escalated"].astype(int)
+        run = find_hotspots(engine.table, bounds, repeat_days=REPEAT_DAYS)
+        run = run.set_index("key")["escalated"].astype(int)
         column = counts[offset + BASELINE_WEEKS]
         week = _week_index(expected.incidents["opened"], _monday(offset), 1)
         keys_of_week = set(expected.incidents["key"][week == 0])
@@ -402,12 +400,7 @@ def test_real_ping_pong_loops_count_incidents_per_pair(engine, expected):
 
 
 def test_real_kpi_scorecard_matches_weekly_counts(engine, expected):
-    table = engine.table.assign(
-        repeat=repeat_flags(
-            hotspot_keys(engine.table), engine.table["opened_at"], repeat_days=REPEAT_DAYS
-        )
-    )
-    scorecard = kpi_scorecard(table, week_bounds(WEEK, "UTC", weeks_before=KPI_WEEKS - 1))
+    scorecard = engine.kpis
     incidents = expected.incidents
     first = _monday(-(KPI_WEEKS - 1))
     week = _week_index(incidents["opened"], first, KPI_WEEKS)
@@ -426,7 +419,7 @@ def test_real_kpi_scorecard_matches_weekly_counts(engine, expected):
     assert trend("incidents") == count.astype(float).tolist()
     for kpi, column in (
         ("escalation_rate_l2", in_weeks["escalated"]),
-        ("repeat_rate", in_weeks["default_repeat"]),
+        ("repeat_rate", in_weeks["repeat"]),
         ("ping_pong_rate", in_weeks["ping_pong"]),
         ("reopen_rate", in_weeks["reopen_count"] > 0),
     ):
@@ -438,6 +431,12 @@ def test_real_kpi_scorecard_matches_weekly_counts(engine, expected):
 
     groups = incidents["group"].fillna(NONE)
     ends = [first + pd.Timedelta(weeks=index + 1) for index in range(KPI_WEEKS)]
+    # The review reads only the incidents that can count: opened before the week ends and
+    # not restored before its baseline (less the repeat window) starts. Groups of no such
+    # incident have no row.
+    since = _monday(-BASELINE_WEEKS) - pd.Timedelta(days=REPEAT_DAYS)
+    relevant = (incidents["opened"] < ends[-1]) & ~(incidents["resolved"] < since)
+    listed = sorted(set(groups[relevant]))
     open_at_end = pd.DataFrame(
         {
             index: groups[
@@ -446,10 +445,10 @@ def test_real_kpi_scorecard_matches_weekly_counts(engine, expected):
             ].value_counts()
             for index, end in enumerate(ends)
         }
-    ).reindex(sorted(set(groups)), fill_value=0)
+    ).reindex(listed, fill_value=0)
     open_at_end = open_at_end.fillna(0).reindex(columns=range(KPI_WEEKS), fill_value=0)
     opened = pd.crosstab(groups[week >= 0], week[week >= 0]).reindex(
-        index=sorted(set(groups)), columns=range(KPI_WEEKS), fill_value=0
+        index=listed, columns=range(KPI_WEEKS), fill_value=0
     )
     for kpi, want in (("open_at_week_end", open_at_end), ("opened", opened)):
         rows = scorecard[scorecard["kpi"] == kpi]

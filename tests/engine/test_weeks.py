@@ -21,13 +21,14 @@ import numpy as np
 import pandas as pd
 import pytest
 from impactlens.engine.weeks import (
-    InvalidWeekError,
     last_complete_week,
     parse_week,
     week_bounds,
     week_label,
     week_of,
 )
+
+from impactlens.errors import ImpactlensError, InvalidTimezoneError, InvalidWeekError
 
 
 def utc(*moments: str) -> pd.Series:
@@ -80,9 +81,9 @@ def test_text_that_is_not_an_iso_week_is_invalid(label):
         parse_week(label)
 
 
-def test_invalid_week_error_is_a_value_error():
-    # callers (the CLI) catch ValueError for every bad option value
-    assert issubclass(InvalidWeekError, ValueError)
+def test_invalid_week_error_is_an_impactlens_error():
+    # every edge (CLI, API, flows) translates ImpactlensError once
+    assert issubclass(InvalidWeekError, ImpactlensError)
 
 
 @pytest.mark.parametrize(
@@ -165,8 +166,8 @@ def test_weeks_before_counts_back_over_a_year_end():
     ]
 
 
-def test_bad_zone_and_negative_weeks_before_are_invalid_weeks():
-    with pytest.raises(InvalidWeekError, match="time zone 'Mars/Olympus' is not an IANA zone"):
+def test_bad_zone_and_negative_weeks_before_are_refused():
+    with pytest.raises(InvalidTimezoneError, match="time zone 'Mars/Olympus' is not an IANA zone"):
         week_bounds("2026-W47", "Mars/Olympus")
     with pytest.raises(InvalidWeekError, match="weeks_before must be 0 or more, not -1"):
         week_bounds("2026-W47", "UTC", weeks_before=-1)
@@ -247,5 +248,5 @@ def test_last_complete_week(as_of, zone, label):
 
 
 def test_last_complete_week_with_a_bad_zone():
-    with pytest.raises(InvalidWeekError, match="is not an IANA zone name"):
+    with pytest.raises(InvalidTimezoneError, match="is not an IANA zone name"):
         last_complete_week(pd.Timestamp("2026-11-23T00:00:00Z"), "Nowhere/Town")

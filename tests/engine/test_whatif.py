@@ -16,17 +16,27 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 from impactlens.engine.impact import build_impact_model
-from impactlens.engine.weeks import week_bounds
+from impactlens.engine.weekly import ReviewSettings, review_week
 from impactlens.engine.whatif import (
     WHATIF_COLUMNS,
+    UnknownHotspotError,
     compare_timelines,
     savings_sentence,
     whatif_map,
     whatif_without,
 )
 
-WEEK = week_bounds("2026-W45", "UTC")
+from tests.conftest import empty_history
+
+WEEK = "2026-W45"
 AS_OF = pd.Timestamp("2026-11-20T00:00:00Z")
+
+
+def reviewed(incidents: pd.DataFrame, model):
+    """Week 2026-W45 of canonical `incidents`, reviewed with `model`."""
+    return review_week(
+        incidents, empty_history(), model, week=WEEK, settings=ReviewSettings(), as_of=AS_OF
+    )
 
 
 def timelines(rows: list[tuple[str, int, float, float]]) -> pd.DataFrame:
@@ -139,7 +149,7 @@ def test_sentence_when_nothing_changes(rows):
 
 
 def test_removing_one_of_two_overlapping_incidents_saves_only_where_it_was_larger(
-    make_map, make_incidents
+    make_map, make_canonical
 ):
     # A web P1 (1.0) 10:00-11:00; B pay-api P3 (0.3) 10:30-12:00, Monday 2026-11-02.
     # order-to-cash level: 10:00-10:30 1.0 (A); 10:30-11:00 max(1.0, 0.3) = 1.0;
@@ -148,15 +158,20 @@ def test_removing_one_of_two_overlapping_incidents_saves_only_where_it_was_large
     # Without A: order-to-cash is B alone, 0.3 x 90 = 27 (2700.00): A's own 60 minutes
     #   save only 78 - 27 = 51 = 1.0 x 30 + (1.0 - 0.3) x 30; payroll is untouched.
     model = build_impact_model(make_map())
-    incidents = make_incidents(
-        [
-            {"service_id": "web", "priority": 1, "opened_at": "2026-11-02T10:00:00Z",
-             "resolved_at": "2026-11-02T11:00:00Z"},
-            {"service_id": "pay-api", "priority": 3, "opened_at": "2026-11-02T10:30:00Z",
-             "resolved_at": "2026-11-02T12:00:00Z"},
-        ]
+    review = reviewed(
+        make_canonical(
+            [
+                {"service_id": "web", "priority": 1, "opened_at": "2026-11-02T10:00:00Z",
+                 "resolved_at": "2026-11-02T11:00:00Z"},
+                {"service_id": "pay-api", "priority": 3, "opened_at": "2026-11-02T10:30:00Z",
+                 "resolved_at": "2026-11-02T12:00:00Z"},
+            ]
+        ),
+        model,
     )  # fmt: skip
-    without_a = whatif_without(incidents, model, [True, False], as_of=AS_OF, bounds=WEEK)
+    answer = whatif_without(review, model, key="web")
+    assert answer.incidents == 1
+    without_a = answer.table
     assert tuple(without_a.columns) == WHATIF_COLUMNS
     assert records(without_a) == [
         {"process_id": "order-to-cash", "process": "Order to cash",
@@ -172,9 +187,7 @@ def test_removing_one_of_two_overlapping_incidents_saves_only_where_it_was_large
 
     # Without B: order-to-cash is A alone, 60 (saves 78 - 60 = 18, 1800.00); payroll
     # loses all of its 5.4 (108.00).
-    without_b = whatif_without(
-        incidents, model, pd.Series([False, True]).to_numpy(), as_of=AS_OF, bounds=WEEK
-    )
+    without_b = whatif_without(review, model, key="pay-api").table
     got = without_b.set_index("process_id")
     assert got["minutes_saved"].to_dict() == pytest.approx({"order-to-cash": 18.0, "payroll": 5.4})
     assert got["value_saved"].to_dict() == pytest.approx(
@@ -184,21 +197,41 @@ def test_removing_one_of_two_overlapping_incidents_saves_only_where_it_was_large
     assert without_b["process_id"].tolist() == ["order-to-cash", "payroll"]  # most saved first
 
 
-def test_removing_nothing_saves_nothing(make_map, make_incidents):
+def test_removing_an_incident_outside_the_process_saves_nothing(make_map, make_canonical):
+    # web P2 10:00-11:00: 0.6 x 60 = 36 minutes of order-to-cash before and after; the
+    # hr-app incident is on a Saturday, outside payroll's hours: removing it saves nothing
     model = build_impact_model(make_map())
-    incidents = make_incidents([{"service_id": "web", "priority": 2}])  # 10:00-11:00
-    diff = whatif_without(incidents, model, [False], as_of=AS_OF, bounds=WEEK)
-    # 0.6 x 60 = 36 minutes of order-to-cash before and after
+    review = reviewed(
+        make_canonical(
+            [
+                {"service_id": "web", "priority": 2},
+                {"service_id": "hr-app", "priority": 2, "opened_at": "2026-11-07T10:00:00Z",
+                 "resolved_at": "2026-11-07T11:00:00Z"},
+            ]
+        ),
+        model,
+    )  # fmt: skip
+    diff = whatif_without(review, model, key="hr-app").table
     assert diff["process_id"].tolist() == ["order-to-cash"]
     assert diff["impact_minutes_before"].tolist() == pytest.approx([36.0])
     assert diff["minutes_saved"].tolist() == [0.0]
     assert savings_sentence(diff, "nothing") == "nothing would have changed no business impact"
 
 
+def test_a_key_no_incident_of_the_week_has_is_refused_with_close_matches(make_map, make_canonical):
+    model = build_impact_model(make_map())
+    review = reviewed(make_canonical([{"service_id": "web", "priority": 2}]), model)
+    with pytest.raises(
+        UnknownHotspotError,
+        match=r"no incident of week 2026-W45 has the key 'webb' \(did you mean web\?\)",
+    ):
+        whatif_without(review, model, key="webb")
+
+
 # --- whatif_map -------------------------------------------------------------------------
 
 
-def test_a_hard_dependency_made_redundant_saves_everything(make_map, make_incidents):
+def test_a_hard_dependency_made_redundant_saves_everything(make_map, make_canonical):
     # Before: web and hr-app depend on pay-api directly. An incident on pay-api, P2
     # (0.6), Monday 10:00-12:00 (120 minutes, all inside payroll's hours):
     #   order-to-cash 0.6 x 1.0 x 120 = 72 (7200.00); payroll 0.6 x 0.2 x 120 = 14.4
@@ -223,10 +256,12 @@ def test_a_hard_dependency_made_redundant_saves_everything(make_map, make_incide
         )
     )  # fmt: skip
     # canonical incidents: whatif_map resolves each map's service from the CI
-    incidents = make_incidents(
+    incidents = make_canonical(
         [{"ci": "PAY-API", "priority": 2, "resolved_at": "2026-11-02T12:00:00Z"}]
     )
-    diff = whatif_map(incidents, before, after, as_of=AS_OF, bounds=WEEK)
+    answer = whatif_map(reviewed(incidents, before), after)
+    assert answer.incidents == 0  # pay-api is a service of both maps
+    diff = answer.table
     assert records(diff) == [
         {"process_id": "order-to-cash", "process": "Order to cash",
          "impact_minutes_before": pytest.approx(72.0), "impact_minutes_after": 0.0,
@@ -243,7 +278,7 @@ def test_a_hard_dependency_made_redundant_saves_everything(make_map, make_incide
     )
 
 
-def test_both_members_down_together_is_a_group_outage_after_the_change(make_map, make_incidents):
+def test_both_members_down_together_is_a_group_outage_after_the_change(make_map, make_canonical):
     # The same change, with pay-api P2 10:00-12:00 and pay-api-b P3 (0.3) 11:00-11:30.
     # Before: pay-api-b is not in the map (unmapped), so as above: 72 and 14.4.
     # After: both down 11:00-11:30: the group's severity is the 2nd largest (k = 2 - 1 +
@@ -266,14 +301,16 @@ def test_both_members_down_together_is_a_group_outage_after_the_change(make_map,
             ],
         )
     )  # fmt: skip
-    incidents = make_incidents(
+    incidents = make_canonical(
         [
             {"ci": "pay-api", "priority": 2, "resolved_at": "2026-11-02T12:00:00Z"},
             {"ci": "pay-api-b", "priority": 3, "opened_at": "2026-11-02T11:00:00Z",
              "resolved_at": "2026-11-02T11:30:00Z"},
         ]
     )  # fmt: skip
-    got = whatif_map(incidents, before, after, as_of=AS_OF, bounds=WEEK).set_index("process_id")
+    answer = whatif_map(reviewed(incidents, before), after)
+    assert answer.incidents == 1  # pay-api-b: unmapped before, a member after
+    got = answer.table.set_index("process_id")
     assert got["impact_minutes_after"].to_dict() == pytest.approx(
         {"order-to-cash": 9.0, "payroll": 1.8}
     )

@@ -244,7 +244,7 @@ def test_every_problem_is_reported_with_its_place():
             "defaults": {"incident_id": "X", "category": ["a"], "urgency": 9},
             "date_format": "%d/%m/%Q",
             "day_first": "sometimes",
-            "timezone": "Europe/Nowhere",
+            "timezone": "Mars/Olympus",
             "extra": 1,
         }
     )  # fmt: skip
@@ -259,7 +259,7 @@ def test_every_problem_is_reported_with_its_place():
         "'%d/%m/%Q')",
         "day_first: Input should be a valid boolean, unable to interpret input, got the string "
         "'sometimes'",
-        "timezone: unknown time zone 'Europe/Nowhere' (expected an IANA name such as "
+        "timezone: time zone 'Mars/Olympus' is not an IANA zone name (for example "
         "Europe/Berlin or UTC)",
         "extra: unknown key (expected one of: source, columns, values, date_format, day_first, "
         "timezone, defaults)",

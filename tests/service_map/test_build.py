@@ -8,7 +8,7 @@ import pytest
 from impactlens.service_map.build import build_service_map
 from impactlens.service_map.load import load_service_map
 
-from impactlens.errors import MapValidationError
+from impactlens.errors import MapValidationError, UnknownProcessError, UnknownServiceError
 
 VALID = {
     "version": 1,
@@ -250,3 +250,67 @@ def test_bundled_fixture_map_is_valid():
     assert 6 <= len(service_map.processes) <= 10
     assert any(d.weight < 1 for d in service_map.dependencies)
     assert len({(p.hours, p.timezone) for p in service_map.processes}) >= 3
+
+
+# --- hostile values: every problem an issue, every echo short ---------------------------
+
+
+def test_hours_and_time_zone_are_each_reported_at_their_place():
+    processes = copy.deepcopy(VALID["business_processes"])
+    processes[1].update(hours="mon-fry 09:00-17:00", timezone="Europe/Lndon")
+    errors = errors_of(records(business_processes=processes))
+    assert errors[0].startswith("business_processes[1].hours: 'mon-fry 09:00-17:00': unknown day")
+    assert errors[1].startswith(
+        "business_processes[1].timezone: time zone 'Europe/Lndon' is not an IANA zone name "
+        "(did you mean Europe/London"
+    )
+
+
+def test_lists_and_mappings_where_ids_belong_are_issues_not_crashes():
+    errors = errors_of(
+        records(
+            dependencies=[{"from": ["web"], "to": {"a": 1}}],
+            supports=[{"service": "web", "process": ["order-to-cash"]}],
+        )
+    )
+    assert errors == [
+        "dependencies[0].from: unknown service ['web']",
+        "dependencies[0].to: unknown service {'a': 1}",
+        "supports[0].process: unknown business process ['order-to-cash']",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("weight", "message"),
+    [
+        (float("nan"), "must be a finite number, got nan"),
+        (float("inf"), "must be a finite number, got inf"),
+        (10**400, "a whole number of 1,329 bits is too large"),
+    ],
+)
+def test_numbers_that_would_poison_scores_are_refused(weight, message):
+    supports = [{"service": "web", "process": "order-to-cash", "weight": weight}]
+    assert errors_of(records(supports=supports)) == [f"supports[0].weight: {message}"]
+
+
+def test_huge_keys_and_values_are_echoed_as_short_excerpts():
+    huge = "x" * 1_000_000
+    services = [{"id": "web", huge: 1, "kind": huge}, {"id": "pay-api"}, {"id": "hr-app"},
+                {"id": "db-a"}, {"id": "db-b"}, {"id": "db-cluster", "kind": "redundancy_group",
+                 "members": ["db-a", "db-b"], "min_up": 1}]  # fmt: skip
+    with pytest.raises(MapValidationError) as caught:
+        build_service_map(records(services=services, version=huge))
+    message = str(caught.value)
+    assert len(message) < 1_000
+    assert f"services[0].{'x' * 40}… (1,000,000 characters): unknown key" in message
+    assert f"version: '{'x' * 80}…' (1,000,000 characters) is not supported" in message
+
+
+def test_looking_up_an_unknown_id_is_an_impactlens_error():
+    service_map = build_service_map(records())
+    with pytest.raises(
+        UnknownServiceError, match=r"unknown service 'pay-ap' \(did you mean pay-api"
+    ):
+        service_map.service("pay-ap")
+    with pytest.raises(UnknownProcessError, match=r"unknown business process 'payrol'.*payroll"):
+        service_map.process("payrol")

@@ -1,6 +1,6 @@
 """The store on real databases: a SQLite file in tmp_path, and the machine's PostgreSQL.
 
-Each test that takes `store_url` runs twice, once per backend. The PostgreSQL run works
+Each test that takes `store_url` (or `fresh_store`) runs twice, once per backend. The PostgreSQL run works
 in a schema of its own (``search_path`` set through the URL), dropped afterwards; it is
 skipped, with the reason, when no server answers at 127.0.0.1:5432 (database ``test``,
 user ``postgres`` or ``root``; ``IMPACTLENS_TEST_POSTGRES_URL`` overrides).
@@ -17,10 +17,9 @@ from urllib.parse import quote
 import pandas as pd
 import pytest
 from impactlens.ingest.batch import HISTORY_COLUMNS, INCIDENT_COLUMNS, REJECTED_COLUMNS, IngestBatch
-from impactlens.store import create_engine_for, upgrade_database
+from impactlens.store import Store
 from impactlens.store.schema import HISTORY_DTYPES, INCIDENT_DTYPES, REJECTED_DTYPES
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import Engine
 
 POSTGRES_CANDIDATES = (
     "postgresql+psycopg://postgres@127.0.0.1:5432/test",
@@ -78,20 +77,19 @@ def store_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
 
 
 @pytest.fixture
-def fresh_store(store_url: str) -> Iterator[Callable[..., Engine]]:
-    """``fresh_store(upgrade=True) -> Engine``: the test's database, migrated to head."""
-    engines: list[Engine] = []
+def fresh_store(store_url: str) -> Iterator[Callable[..., Store]]:
+    """``fresh_store(create=True) -> Store``: the test's database opened with `Store.open`
+    (its schema created on the first call); every store made is closed afterwards."""
+    stores: list[Store] = []
 
-    def make(*, upgrade: bool = True) -> Engine:
-        engine = create_engine_for(store_url)
-        if upgrade:
-            upgrade_database(engine)
-        engines.append(engine)
-        return engine
+    def make(*, create: bool = True) -> Store:
+        store = Store.open(store_url, create=create)
+        stores.append(store)
+        return store
 
     yield make
-    for engine in engines:
-        engine.dispose()
+    for store in stores:
+        store.close()
 
 
 INCIDENT_DEFAULTS: dict[str, Any] = {

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-from impactlens.store import load_history, load_incidents, load_quarantine, load_runs, save_batch
+from impactlens.store import Store
 from impactlens.store.database import connect
 from sqlalchemy import make_url
 
@@ -25,7 +25,7 @@ CHILD = """
 import sys, time
 import numpy as np, pandas as pd
 from impactlens.ingest.batch import IngestBatch, INCIDENT_COLUMNS
-from impactlens.store import create_engine_for, save_batch
+from impactlens.store import Store
 
 rows = int(sys.argv[2])
 moments = pd.Series(pd.to_datetime(np.arange(rows), unit="s", utc=True)).dt.as_unit("us")
@@ -46,25 +46,21 @@ def progress(done, total):
     print(f"written {done} of {total}", flush=True)
     time.sleep(300)  # killed here, with the transaction open
 
-save_batch(create_engine_for(sys.argv[1]), IngestBatch(frame, history, rejected),
-           source_file="big.csv", format="servicenow", on_progress=progress)
+Store.open(sys.argv[1], create=False).save_batch(
+    IngestBatch(frame, history, rejected), source_file="big.csv", format="servicenow",
+    on_progress=progress)
 print("finished", flush=True)
 """
 
 
-def snapshot(engine) -> list[pd.DataFrame]:
-    return [
-        load_incidents(engine),
-        load_history(engine),
-        load_runs(engine),
-        load_quarantine(engine),
-    ]
+def snapshot(store: Store) -> list[pd.DataFrame]:
+    week = store.load_week(since="1970-01-01", until="2300-01-01")  # every incident
+    return [week.incidents, week.history, store.ingest_runs(), store.quarantine()]
 
 
 def test_a_batch_killed_mid_way_leaves_no_partial_rows(fresh_store, store_url, make_batch):
-    engine = fresh_store()
-    save_batch(
-        engine,
+    store = fresh_store()
+    store.save_batch(
         make_batch(
             incidents=[{}, {"incident_id": "BIG0000001", "state": "stored before"}],
             history=[{"incident_id": "INC1", "assignment_group": "Desk"}],
@@ -73,7 +69,7 @@ def test_a_batch_killed_mid_way_leaves_no_partial_rows(fresh_store, store_url, m
         source_file="small.csv",
         format="servicenow",
     )
-    before = snapshot(engine)
+    before = snapshot(store)
     wal = Path(f"{make_url(store_url).database}-wal") if store_url.startswith("sqlite") else None
     wal_before = wal.stat().st_size if wal and wal.exists() else 0
 
@@ -103,20 +99,19 @@ def test_a_batch_killed_mid_way_leaves_no_partial_rows(fresh_store, store_url, m
         child.stderr.close()
     assert child.returncode == -signal.SIGKILL
 
-    after = snapshot(engine)
+    after = snapshot(store)
     for was, now in zip(before, after, strict=True):
         pd.testing.assert_frame_equal(now, was)
     if wal is not None:
-        with connect(engine) as connection:
+        with connect(store.engine) as connection:
             assert connection.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
 
     # The store opens and takes the next batch as if nothing had happened.
-    summary = save_batch(
-        engine,
+    summary = store.save_batch(
         make_batch(incidents=[{"incident_id": "INC9"}]),
         source_file="next.csv",
         format="servicenow",
     )
     assert summary.new == 1
-    assert load_runs(engine)["file"].tolist() == ["small.csv", "next.csv"]
-    assert load_incidents(engine)["incident_id"].tolist() == ["BIG0000001", "INC1", "INC9"]
+    assert store.ingest_runs()["file"].tolist() == ["small.csv", "next.csv"]
+    assert store.load_incidents()["incident_id"].tolist() == ["BIG0000001", "INC1", "INC9"]

@@ -1,4 +1,5 @@
-"""Engines, migrations and the head check, on a real SQLite file and the real PostgreSQL."""
+"""Opening the store, engines, migrations and the head check, on a real SQLite file and
+the real PostgreSQL."""
 
 from __future__ import annotations
 
@@ -7,17 +8,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import impactlens.store.database
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from impactlens.store import (
     DatabaseNotAtHeadError,
+    Store,
     StoreError,
     create_engine_for,
     current_revision,
     head_revision,
-    load_incidents,
-    save_batch,
     upgrade_database,
 )
 from impactlens.store.database import connect
@@ -52,30 +53,48 @@ def test_the_migrations_build_exactly_the_schema_the_code_uses(store_url):
     assert differences == []
 
 
-def test_a_database_without_the_schema_is_refused_with_what_to_run(store_url, make_batch):
-    engine = create_engine_for(store_url)
+def test_opening_an_empty_database_creates_the_schema_once(store_url, make_batch):
+    with Store.open(store_url) as first:
+        assert first.created is True
+        first.save_batch(make_batch(incidents=[{}]), source_file="f.csv", format="csv")
+    with Store.open(store_url) as second:
+        assert second.created is False
+        assert second.load_incidents()["incident_id"].tolist() == ["INC1"]
+        with connect(second.engine) as connection:
+            assert current_revision(connection) == head_revision()
 
+
+def test_an_empty_database_is_refused_with_what_to_run_when_not_to_be_created(store_url):
     with pytest.raises(DatabaseNotAtHeadError) as refused:
-        save_batch(engine, make_batch(incidents=[{}]), source_file="f.csv", format="csv")
-    with pytest.raises(DatabaseNotAtHeadError):
-        load_incidents(engine)
+        Store.open(store_url, create=False)
 
     message = str(refused.value)
     assert "revision none" in message
     assert "run `impactlens db upgrade`" in message
     assert isinstance(refused.value, StoreError)
+    engine = create_engine_for(store_url)
     with connect(engine) as connection:
-        assert "incidents" not in inspect(connection).get_table_names()
+        assert inspect(connection).get_table_names() == []
     engine.dispose()
 
 
-def test_a_database_at_another_revision_is_refused_and_left_alone(fresh_store, make_batch):
-    engine = fresh_store()
+def test_a_database_with_other_tables_is_not_taken_over(store_url):
+    engine = create_engine_for(store_url)
+    with connect(engine, write=True) as connection:
+        connection.execute(text("CREATE TABLE someone_elses (x integer)"))
+    engine.dispose()
+
+    with pytest.raises(DatabaseNotAtHeadError, match="revision none"):
+        Store.open(store_url)
+
+
+def test_a_database_at_an_unknown_revision_is_refused_at_open_and_left_alone(fresh_store):
+    engine = fresh_store().engine
     with connect(engine, write=True) as connection:
         connection.execute(text("UPDATE alembic_version SET version_num = 'ffff9999'"))
 
     with pytest.raises(DatabaseNotAtHeadError, match="at revision ffff9999") as refused:
-        save_batch(engine, make_batch(incidents=[{}]), source_file="f.csv", format="csv")
+        fresh_store()
     with pytest.raises(DatabaseNotAtHeadError, match="newer impactlens"):
         upgrade_database(engine)
 
@@ -83,6 +102,33 @@ def test_a_database_at_another_revision_is_refused_and_left_alone(fresh_store, m
     with connect(engine) as connection:
         assert connection.execute(select(func.count()).select_from(ingest_runs)).scalar() == 0
         assert current_revision(connection) == "ffff9999"
+
+
+def test_a_database_at_an_older_revision_is_refused_at_open(fresh_store, monkeypatch):
+    fresh_store()  # at 0001, the head of this version
+    # As a later version of impactlens sees it: its head is a newer migration.
+    monkeypatch.setattr(impactlens.store.database, "head_revision", lambda: "0002")
+
+    with pytest.raises(DatabaseNotAtHeadError) as refused:
+        fresh_store()
+
+    assert str(refused.value).endswith(
+        "is at revision 0001, not at head 0002: run `impactlens db upgrade`"
+    )
+
+
+def test_the_revision_is_checked_once_at_open_not_on_every_read_or_write(fresh_store, make_batch):
+    store = fresh_store()
+    # Behind the open store's back: it goes on working (the check was at open).
+    with connect(store.engine, write=True) as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = 'ffff9999'"))
+
+    summary = store.save_batch(make_batch(incidents=[{}]), source_file="f.csv", format="csv")
+
+    assert summary.new == 1
+    assert len(store.load_incidents()) == 1
+    with pytest.raises(DatabaseNotAtHeadError):
+        fresh_store()  # the next open sees it
 
 
 def test_the_message_for_an_older_known_revision():
@@ -159,6 +205,66 @@ def test_unsupported_and_unusable_urls_are_refused_with_a_message(tmp_path):
     assert create_engine_for("postgresql://u@h/db").url.drivername == "postgresql+psycopg"
 
 
+def one_line_error(url: str) -> str:
+    with pytest.raises(StoreError) as refused:
+        Store.open(url)
+    message = str(refused.value)
+    assert "\n" not in message and "Traceback" not in message
+    return message
+
+
+def test_a_text_file_is_not_a_sqlite_database(tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("Incidents to look at on Monday:\nINC0010001, INC0010002\n" * 50)
+
+    message = one_line_error(f"sqlite:///{notes}")
+
+    assert message == f"database {notes} is not a SQLite database (the file holds something else)"
+    assert notes.read_text().startswith("Incidents to look at")  # left as it was
+
+
+def test_a_binary_file_is_not_a_sqlite_database(tmp_path):
+    picture = tmp_path / "chart.png"
+    picture.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 20)
+
+    message = one_line_error(f"sqlite:///{picture}")
+
+    assert message == f"database {picture} is not a SQLite database (the file holds something else)"
+
+
+def test_a_folder_is_not_a_sqlite_database(tmp_path):
+    folder = tmp_path / "store.db"
+    folder.mkdir()
+
+    assert one_line_error(f"sqlite:///{folder}") == (
+        f"database {folder} is a folder, not a SQLite database file"
+    )
+
+
+def test_a_postgresql_that_does_not_answer_is_one_line_naming_it():
+    # Port 9 (discard) has no PostgreSQL on this machine: refused at once.
+    message = one_line_error("postgresql+psycopg://nobody:secret@127.0.0.1:9/none")
+
+    assert message.startswith("database postgresql+psycopg://nobody:***@127.0.0.1:9/none: ")
+    assert "secret" not in message
+
+
+def test_a_closed_store_says_so(fresh_store):
+    store = fresh_store()
+    store.close()
+
+    with pytest.raises(StoreError, match="is closed"):
+        store.load_incidents()
+
+
+def test_the_store_names_its_database_without_the_password():
+    store = Store("postgresql+psycopg://app:secret@db/impact", create_engine_for("sqlite://"))
+
+    assert store.description() == "postgresql+psycopg://app:***@db/impact"
+    assert repr(store) == "Store('postgresql+psycopg://app:***@db/impact')"
+    store.close()
+
+
 def test_a_database_that_cannot_be_reached_is_a_store_error_naming_it():
     # Port 9 (discard) has no PostgreSQL on this machine: refused at once.
     engine = create_engine_for(
@@ -170,3 +276,19 @@ def test_a_database_that_cannot_be_reached_is_a_store_error_naming_it():
     ):
         upgrade_database(engine)
     engine.dispose()
+
+
+def test_a_snapshot_read_is_repeatable_read_on_postgresql_and_does_not_linger(fresh_store):
+    store = fresh_store()
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite: every transaction reads one snapshot (WAL)")
+
+    def isolation(**options) -> str:
+        with connect(store.engine, **options) as connection:
+            return connection.exec_driver_sql("SHOW transaction_isolation").scalar()
+
+    assert isolation(snapshot=True) == "repeatable read"
+    store.load_week(since="2026-11-02", until="2026-11-09")
+    # The pool's connection goes back to the default: writers must not get it.
+    assert isolation() == "read committed"
+    assert isolation(write=True) == "read committed"

@@ -1,18 +1,11 @@
-"""save_batch and the loaders, on a real SQLite file and on the real PostgreSQL."""
+"""Store.save_batch and the Store's readers, on a real SQLite file and the real PostgreSQL."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 from impactlens.ingest.batch import HISTORY_COLUMNS, INCIDENT_COLUMNS
-from impactlens.store import (
-    InvalidBatchError,
-    load_history,
-    load_incidents,
-    load_quarantine,
-    load_runs,
-    save_batch,
-)
+from impactlens.store import InvalidBatchError, Store
 from impactlens.store.database import connect
 from impactlens.store.schema import INCIDENT_DTYPES, incidents, ingest_runs
 from sqlalchemy import func, select
@@ -49,17 +42,25 @@ SPARSE_ROW = {  # every optional column missing; an empty string is not missing
 }
 
 
-def save(engine, batch, **kwargs):
-    return save_batch(engine, batch, source_file="export.csv", format="servicenow", **kwargs)
+# A window that holds every incident of these tests ("active" in it: all of them).
+EVER = {"since": "1900-01-01", "until": "2300-01-01"}
+
+
+def save(store: Store, batch, **kwargs):
+    return store.save_batch(batch, source_file="export.csv", format="servicenow", **kwargs)
+
+
+def all_history(store: Store) -> pd.DataFrame:
+    return store.load_week(**EVER).history
 
 
 def test_every_column_comes_back_with_its_value_and_dtype(fresh_store, make_batch):
-    engine = fresh_store()
+    store = fresh_store()
     far_future = {"incident_id": "INC0010003", "opened_at": "2199-12-31T23:59:59.999999Z"}
     batch = make_batch(incidents=[FULL_ROW, SPARSE_ROW, far_future])
-    save(engine, batch)
+    save(store, batch)
 
-    stored = load_incidents(engine)
+    stored = store.load_incidents()
 
     assert list(stored.columns) == list(INCIDENT_COLUMNS)
     assert {name: str(dtype) for name, dtype in stored.dtypes.items()} == INCIDENT_DTYPES
@@ -71,60 +72,60 @@ def test_every_column_comes_back_with_its_value_and_dtype(fresh_store, make_batc
 def test_moments_in_other_zones_and_nanoseconds_are_stored_as_utc_microseconds(
     fresh_store, make_batch
 ):
-    engine = fresh_store()
+    store = fresh_store()
     batch = make_batch(incidents=[{}])
     berlin = pd.Series(pd.to_datetime(["2026-11-02T10:00:00.1234567+01:00"])).dt.tz_convert(
         "Europe/Berlin"
     )
     batch.incidents["opened_at"] = berlin  # datetime64[ns, Europe/Berlin]
 
-    save(engine, batch)
+    save(store, batch)
 
-    assert load_incidents(engine).loc[0, "opened_at"] == pd.Timestamp("2026-11-02T09:00:00.123456Z")
+    assert store.load_incidents().loc[0, "opened_at"] == pd.Timestamp("2026-11-02T09:00:00.123456Z")
 
 
 def test_a_newer_updated_at_wins_and_an_older_or_equal_one_never_overwrites(
     fresh_store, make_batch
 ):
-    engine = fresh_store()
+    store = fresh_store()
     at_11 = {"updated_at": "2026-11-02T11:00:00Z", "state": "New"}
-    save(engine, make_batch(incidents=[at_11]))
+    save(store, make_batch(incidents=[at_11]))
 
     newer = save(
-        engine,
+        store,
         make_batch(incidents=[{"updated_at": "2026-11-02T12:00:00Z", "state": "In Progress"}]),
     )
     older = save(
-        engine, make_batch(incidents=[{"updated_at": "2026-11-02T10:00:00Z", "state": "Old"}])
+        store, make_batch(incidents=[{"updated_at": "2026-11-02T10:00:00Z", "state": "Old"}])
     )
     equal = save(
-        engine, make_batch(incidents=[{"updated_at": "2026-11-02T12:00:00Z", "state": "Same"}])
+        store, make_batch(incidents=[{"updated_at": "2026-11-02T12:00:00Z", "state": "Same"}])
     )
-    missing = save(engine, make_batch(incidents=[{"updated_at": None, "state": "Undated"}]))
+    missing = save(store, make_batch(incidents=[{"updated_at": None, "state": "Undated"}]))
 
     assert (newer.new, newer.updated, newer.unchanged) == (0, 1, 0)
     for summary in (older, equal, missing):
         assert (summary.new, summary.updated, summary.unchanged) == (0, 0, 1)
-    assert load_incidents(engine)["state"].tolist() == ["In Progress"]
+    assert store.load_incidents()["state"].tolist() == ["In Progress"]
 
 
 def test_any_updated_at_beats_a_stored_row_without_one(fresh_store, make_batch):
-    engine = fresh_store()
-    save(engine, make_batch(incidents=[{"updated_at": None, "state": "Undated"}]))
+    store = fresh_store()
+    save(store, make_batch(incidents=[{"updated_at": None, "state": "Undated"}]))
 
     summary = save(
-        engine, make_batch(incidents=[{"updated_at": "1999-01-01T00:00:00Z", "state": "Dated"}])
+        store, make_batch(incidents=[{"updated_at": "1999-01-01T00:00:00Z", "state": "Dated"}])
     )
 
-    assert (summary.updated, load_incidents(engine)["state"].tolist()) == (1, ["Dated"])
+    assert (summary.updated, store.load_incidents()["state"].tolist()) == (1, ["Dated"])
 
 
 def test_a_mixed_batch_is_counted_row_by_row(fresh_store, make_batch):
-    engine = fresh_store()
-    save(engine, make_batch(incidents=[{"incident_id": "A"}, {"incident_id": "B"}]))
+    store = fresh_store()
+    save(store, make_batch(incidents=[{"incident_id": "A"}, {"incident_id": "B"}]))
 
     summary = save(
-        engine,
+        store,
         make_batch(
             incidents=[
                 {"incident_id": "A"},  # same updated_at: unchanged
@@ -137,7 +138,7 @@ def test_a_mixed_batch_is_counted_row_by_row(fresh_store, make_batch):
 
     assert (summary.new, summary.updated, summary.unchanged) == (2, 1, 1)
     assert summary.rows_read == 4
-    stored = load_incidents(engine)
+    stored = store.load_incidents()
     assert list(zip(stored["source"], stored["incident_id"], strict=True)) == [
         ("jira", "A"),
         ("servicenow", "A"),
@@ -147,7 +148,7 @@ def test_a_mixed_batch_is_counted_row_by_row(fresh_store, make_batch):
 
 
 def test_re_ingesting_the_same_batch_changes_nothing(fresh_store, make_batch):
-    engine = fresh_store()
+    store = fresh_store()
     batch = make_batch(
         incidents=[FULL_ROW, SPARSE_ROW],
         history=[
@@ -163,19 +164,19 @@ def test_re_ingesting_the_same_batch_changes_nothing(fresh_store, make_batch):
             },
         ],
     )
-    first = save(engine, batch)
-    before = (load_incidents(engine), load_history(engine))
+    first = save(store, batch)
+    before = (store.load_incidents(), all_history(store))
 
-    again = save(engine, batch)
+    again = save(store, batch)
 
     assert (first.new, first.updated, first.unchanged) == (2, 0, 0)
     assert (again.new, again.updated, again.unchanged) == (0, 0, 2)
-    pd.testing.assert_frame_equal(load_incidents(engine), before[0])
-    pd.testing.assert_frame_equal(load_history(engine), before[1])
+    pd.testing.assert_frame_equal(store.load_incidents(), before[0])
+    pd.testing.assert_frame_equal(all_history(store), before[1])
 
 
 def test_history_is_replaced_only_when_its_incident_is_written(fresh_store, make_batch):
-    engine = fresh_store()
+    store = fresh_store()
 
     def batch(updated_at, groups):
         return make_batch(
@@ -186,22 +187,22 @@ def test_history_is_replaced_only_when_its_incident_is_written(fresh_store, make
             ],
         )
 
-    save(engine, batch("2026-11-02T11:00:00Z", ["Service Desk", "Payments Ops"]))
-    save(engine, batch("2026-11-02T10:00:00Z", ["Older"]))  # older: history kept
-    after_older = load_history(engine)["assignment_group"].tolist()
-    save(engine, batch("2026-11-02T12:00:00Z", ["Network", "Payments Dev", "Network"]))
-    after_newer = load_history(engine)
-    save(engine, batch("2026-11-02T13:00:00Z", []))  # newer without history: none now
+    save(store, batch("2026-11-02T11:00:00Z", ["Service Desk", "Payments Ops"]))
+    save(store, batch("2026-11-02T10:00:00Z", ["Older"]))  # older: history kept
+    after_older = all_history(store)["assignment_group"].tolist()
+    save(store, batch("2026-11-02T12:00:00Z", ["Network", "Payments Dev", "Network"]))
+    after_newer = all_history(store)
+    save(store, batch("2026-11-02T13:00:00Z", []))  # newer without history: none now
 
     assert after_older == ["Service Desk", "Payments Ops"]
     assert list(after_newer.columns) == list(HISTORY_COLUMNS)
     assert after_newer["assignment_group"].tolist() == ["Network", "Payments Dev", "Network"]
     assert after_newer["at"].tolist() == [pd.Timestamp(f"2026-11-02T10:0{i}:00Z") for i in range(3)]
-    assert len(load_history(engine)) == 0
+    assert len(all_history(store)) == 0
 
 
 def test_history_of_an_incident_not_in_the_batch_is_not_stored(fresh_store, make_batch):
-    engine = fresh_store()
+    store = fresh_store()
     batch = make_batch(
         incidents=[{"incident_id": "INC1"}],
         history=[
@@ -210,13 +211,13 @@ def test_history_of_an_incident_not_in_the_batch_is_not_stored(fresh_store, make
         ],
     )
 
-    save(engine, batch)
+    save(store, batch)
 
-    assert load_history(engine)["incident_id"].tolist() == ["INC1"]
+    assert all_history(store)["incident_id"].tolist() == ["INC1"]
 
 
 def test_rejected_rows_are_quarantined_with_reason_and_raw_text_per_run(fresh_store, make_batch):
-    engine = fresh_store()
+    store = fresh_store()
     big = "x" * 1_000_000
     raw = '{"number": "INC7", "opened_at": "yesterday", "note": "two\\nlines, «quotes» \\"q\\""}'
     batch = make_batch(
@@ -232,22 +233,21 @@ def test_rejected_rows_are_quarantined_with_reason_and_raw_text_per_run(fresh_st
         ],
     )
 
-    first = save(engine, batch)
-    second = save(engine, batch)
+    first = save(store, batch)
+    second = save(store, batch)
 
     assert (first.quarantined, second.quarantined) == (2, 2)
-    rows = load_quarantine(engine, run_id=first.run_id)
+    rows = store.quarantine(run_id=first.run_id)
     assert rows["raw"].tolist() == [raw, big]
     assert rows["reason"].tolist()[0] == "opened_at 'yesterday' is not a timestamp"
     assert rows["line"].tolist() == [7, pd.NA]
     assert rows["received_at"].notna().all() and (rows["run_id"] == first.run_id).all()
-    assert len(load_quarantine(engine)) == 4
+    assert len(store.quarantine()) == 4
 
 
 def test_each_batch_records_a_run_with_its_counts(fresh_store, make_batch):
-    engine = fresh_store()
-    summary = save_batch(
-        engine,
+    store = fresh_store()
+    summary = store.save_batch(
         make_batch(
             incidents=[{}, {}], rejected=[{"line": 3, "problem": "p", "reason": "r", "raw": "{}"}]
         ),
@@ -256,7 +256,7 @@ def test_each_batch_records_a_run_with_its_counts(fresh_store, make_batch):
         rows_read=40,
     )
 
-    runs = load_runs(engine)
+    runs = store.ingest_runs()
 
     assert runs.to_dict("records")[0] | {"started_at": None, "finished_at": None} == {
         "id": summary.run_id,
@@ -272,13 +272,13 @@ def test_each_batch_records_a_run_with_its_counts(fresh_store, make_batch):
         "quarantined": 1,
     }
     assert runs.loc[0, "started_at"] <= runs.loc[0, "finished_at"]
-    with connect(engine) as connection:
+    with connect(store.engine) as connection:
         run_ids = connection.execute(select(incidents.c.run_id).distinct()).scalars().all()
     assert run_ids == [summary.run_id]
 
 
 def test_two_rows_of_one_incident_in_a_batch_keep_the_newer(fresh_store, make_batch):
-    engine = fresh_store()
+    store = fresh_store()
     batch = make_batch(
         incidents=[
             {"incident_id": "A", "updated_at": "2026-11-02T10:00:00Z", "state": "old"},
@@ -291,20 +291,20 @@ def test_two_rows_of_one_incident_in_a_batch_keep_the_newer(fresh_store, make_ba
         ]
     )
 
-    summary = save(engine, batch)
+    summary = save(store, batch)
 
     assert (summary.new, summary.unchanged) == (1, 2)
-    assert load_incidents(engine)["state"].tolist() == ["new"]
+    assert store.load_incidents()["state"].tolist() == ["new"]
 
 
 def test_an_empty_batch_records_a_run_and_nothing_else(fresh_store, make_batch):
     from impactlens.ingest.batch import empty_batch
 
-    engine = fresh_store()
-    summary = save(engine, empty_batch())
+    store = fresh_store()
+    summary = save(store, empty_batch())
 
     assert (summary.new, summary.updated, summary.unchanged, summary.quarantined) == (0, 0, 0, 0)
-    assert len(load_incidents(engine)) == 0 and len(load_runs(engine)) == 1
+    assert len(store.load_incidents()) == 0 and len(store.ingest_runs()) == 1
 
 
 @pytest.mark.parametrize(
@@ -319,21 +319,21 @@ def test_an_empty_batch_records_a_run_and_nothing_else(fresh_store, make_batch):
 def test_a_batch_that_breaks_the_canonical_model_is_refused_whole(
     fresh_store, make_batch, column, values, message
 ):
-    engine = fresh_store()
+    store = fresh_store()
     batch = make_batch(incidents=[{}])
     batch.incidents[column] = values
 
     with pytest.raises(InvalidBatchError, match=message):
-        save(engine, batch)
+        save(store, batch)
 
-    with connect(engine) as connection:
+    with connect(store.engine) as connection:
         assert connection.execute(select(func.count()).select_from(ingest_runs)).scalar() == 0
 
 
 def test_load_selects_by_source_and_window(fresh_store, make_batch):
-    engine = fresh_store()
+    store = fresh_store()
     save(
-        engine,
+        store,
         make_batch(
             incidents=[
                 {"incident_id": "early", "opened_at": "2026-10-30T12:00:00Z", "resolved_at": None},
@@ -355,26 +355,25 @@ def test_load_selects_by_source_and_window(fresh_store, make_batch):
     week = {"since": "2026-11-02", "until": pd.Timestamp("2026-11-09T01:00:00+01:00")}
 
     def ids(**kwargs):
-        return load_incidents(engine, **kwargs)["incident_id"].tolist()
+        return store.load_incidents(**kwargs)["incident_id"].tolist()
 
     assert ids(source="servicenow", **week) == ["inside"]
     assert ids(source="servicenow", by="active", **week) == ["early", "inside"]
     assert ids(**week) == ["other", "inside"]
     assert ids(since="2026-11-09") == ["edge"]
-    assert load_history(engine, by="active", **week)["incident_id"].tolist() == ["early", "inside"]
     with pytest.raises(ValueError, match="by="):
-        load_incidents(engine, by="closed")  # type: ignore[arg-type]
+        store.load_incidents(by="closed")  # type: ignore[arg-type]
 
 
 def test_progress_is_reported_per_chunk(fresh_store, make_batch, monkeypatch):
     import impactlens.store.bulk
 
     monkeypatch.setattr(impactlens.store.bulk, "CHUNK_ROWS", 2)
-    engine = fresh_store()
+    store = fresh_store()
     seen: list[tuple[int, int]] = []
 
     save(
-        engine,
+        store,
         make_batch(incidents=[{}] * 5),
         on_progress=lambda done, total: seen.append((done, total)),
     )
@@ -384,10 +383,10 @@ def test_progress_is_reported_per_chunk(fresh_store, make_batch, monkeypatch):
 
 def test_nul_characters_do_not_sink_a_batch(fresh_store, store_url, make_batch):
     """PostgreSQL text cannot hold NUL: there it becomes U+FFFD; SQLite keeps it."""
-    engine = fresh_store()
+    store = fresh_store()
     raw = '{"number": "INC\x00\x01", "garbage": "\x00\x00"}'
     save(
-        engine,
+        store,
         make_batch(
             incidents=[{"short_description": "before\x00after"}],
             rejected=[{"line": 2, "problem": "binary", "reason": "not text", "raw": raw}],
@@ -395,5 +394,5 @@ def test_nul_characters_do_not_sink_a_batch(fresh_store, store_url, make_batch):
     )
 
     kept = "\x00" if store_url.startswith("sqlite") else "\ufffd"
-    assert load_incidents(engine).loc[0, "short_description"] == f"before{kept}after"
-    assert load_quarantine(engine).loc[0, "raw"] == raw.replace("\x00", kept)
+    assert store.load_incidents().loc[0, "short_description"] == f"before{kept}after"
+    assert store.quarantine().loc[0, "raw"] == raw.replace("\x00", kept)

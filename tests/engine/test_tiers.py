@@ -1,11 +1,11 @@
-"""Support tiers: explicit field, then the map, then a group-name pattern, then the fallback."""
+"""Support tiers, derived at analysis: explicit field, then the map, then a group-name pattern, then the fallback."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
+from impactlens.engine.tiers import support_tiers
 from impactlens.ingest.batch import IngestBatch, empty_batch
-from impactlens.ingest.tiers import assign_support_tiers, tier_rule_counts
 from impactlens.service_map.build import build_service_map
 
 MAP = build_service_map(
@@ -54,9 +54,13 @@ def batch_of(
 
 
 def tiers(batch: IngestBatch, **options):
-    result, rules = assign_support_tiers(batch, **options)
-    frame = result.incidents.set_index("incident_id")
-    return frame["support_tier"].to_dict(), dict(zip(frame.index, rules, strict=True)), result
+    result = support_tiers(batch.incidents, batch.history, **options)
+    ids = batch.incidents["incident_id"]
+    return (
+        dict(zip(ids, result.incident_tier, strict=True)),
+        dict(zip(ids, result.incident_rule, strict=True)),
+        result,
+    )
 
 
 def test_the_map_names_groups_case_insensitively_and_the_highest_reached_counts():
@@ -72,7 +76,7 @@ def test_the_map_names_groups_case_insensitively_and_the_highest_reached_counts(
     )
     assert found == {"A": "L3", "B": "L1", "C": "L3"}
     assert rules == {"A": "service map", "B": "service map", "C": "service map"}
-    assert result.history["support_tier"].tolist() == ["L1", "L3", "L1", "L1", "L3"]
+    assert result.assignment_tier.tolist() == ["L1", "L3", "L1", "L1", "L3"]
 
 
 def test_an_explicit_tier_beats_the_map_and_the_pattern():
@@ -89,7 +93,7 @@ def test_an_explicit_tier_beats_the_map_and_the_pattern():
     assert found == {"A": "L2", "B": "L1"}
     assert rules == {"A": "explicit", "B": "explicit"}
     # the assignment itself still gets its tier from the pattern
-    assert result.history["support_tier"].tolist() == ["L2", "L3"]
+    assert result.assignment_tier.tolist() == ["L2", "L3"]
 
 
 @pytest.mark.parametrize(
@@ -132,8 +136,8 @@ def test_the_fallback_counts_a_reassignment_away_from_the_first_group_as_l2():
     )
     assert found == {"moved": "L2", "stayed": "L1", "counted": "L2"}
     assert set(rules.values()) == {"reassignment"}
-    assert result.history["support_tier"].isna().all()  # the fallback names no assignment
-    assert tier_rule_counts(pd.Series(list(rules.values()))) == {
+    assert result.assignment_tier.isna().all()  # the fallback names no assignment
+    assert result.rule_counts() == {
         "explicit": 0,
         "service map": 0,
         "group name": 0,
@@ -144,6 +148,6 @@ def test_the_fallback_counts_a_reassignment_away_from_the_first_group_as_l2():
 def test_the_input_batch_is_not_changed():
     batch = batch_of({"A": [("Service Desk", None), ("Payments Dev", None)]})
     before = (batch.incidents.copy(), batch.history.copy())
-    assign_support_tiers(batch, service_map=MAP)
+    support_tiers(batch.incidents, batch.history, service_map=MAP)
     pd.testing.assert_frame_equal(batch.incidents, before[0])
     pd.testing.assert_frame_equal(batch.history, before[1])

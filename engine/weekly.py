@@ -1,0 +1,424 @@
+"""The weekly review: everything a reader of one week needs, computed in one call.
+
+`review_week` is the one composition of the analytic core that every surface uses: the
+``hotspots``, ``kpis``, ``misprioritised`` and ``whatif`` commands, the weekly report,
+the Prefect flow, the API and the benchmarks. It derives each incident's facts once
+(`engine.facts`, from one map version), then the hotspots, the KPI scorecard with its
+trend, the process timelines, mis-prioritised incidents, group outages, likely common
+causes, the costliest incidents with the paths that explain them, and map coverage, and
+returns them frozen in a `WeeklyReview` with the notes a reader must know. Pure: the
+incidents, the map and the moment (``as_of``) are parameters.
+
+Which incidents to give it: those active at some moment from `ReviewWindow.since` to
+the week's end (`review_window` says when that is), with their assignment history;
+others are ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from impactlens.engine.correlation import group_outages, likely_common_causes
+from impactlens.engine.facts import FactRules, IncidentFacts, incident_facts, restored_at
+from impactlens.engine.hotspots import KEY_FIELDS, HotspotRules, find_hotspots, hotspot_keys
+from impactlens.engine.impact import ImpactModel
+from impactlens.engine.keys import incident_positions
+from impactlens.engine.kpis import kpi_scorecard
+from impactlens.engine.misprioritised import DEFAULT_MIN_GAP, misprioritised
+from impactlens.engine.timelines import process_timelines
+from impactlens.engine.weeks import last_complete_week, week_bounds, week_of
+
+from impactlens.errors import InvalidSettingsError, InvalidWeekError
+from impactlens.moments import utc_moment
+
+__all__ = [
+    "COSTLIEST_COLUMNS",
+    "Coverage",
+    "ReviewSettings",
+    "ReviewWindow",
+    "WeeklyReview",
+    "review_week",
+    "review_window",
+]
+
+COSTLIEST_COLUMNS = (
+    "source", "incident_id", "opened_at", "resolved_at", "priority", "service_id",
+    "top_process", "impact_score", "impact_minutes", "value_at_risk", "explanation",
+    "short_description",
+)  # fmt: skip
+UNKNOWN_CIS_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class ReviewSettings:
+    """How a week is reviewed; every default is the product's (see docs/weekly.md).
+
+    ``timezone``: the IANA zone whose Monday 00:00 starts each week. ``facts``: the
+    rules of repeats and support tiers. ``hotspots``: the hotspot tests.
+    ``group_by``: the hotspot key (`engine.hotspots.KEY_FIELDS`; empty means service,
+    else CI, else category). ``trend_weeks``: weeks of the KPI trend, this one
+    included. ``min_gap``: levels by which a priority must understate its impact to be
+    flagged. ``costliest``: how many of the costliest incidents to keep.
+    ``critical_criticality``: processes of this criticality or more critical make an
+    incident business-critical.
+    """
+
+    timezone: str = "UTC"
+    facts: FactRules = field(default_factory=FactRules)
+    hotspots: HotspotRules = field(default_factory=HotspotRules)
+    group_by: tuple[str, ...] = ()
+    trend_weeks: int = 8
+    min_gap: int = DEFAULT_MIN_GAP
+    costliest: int = 10
+    critical_criticality: int = 1
+
+    def __post_init__(self) -> None:
+        unknown = [name for name in self.group_by if name not in KEY_FIELDS]
+        if unknown:
+            raise InvalidSettingsError(
+                f"cannot group hotspots by {', '.join(map(repr, unknown))}: "
+                f"choose from {', '.join(KEY_FIELDS)}"
+            )
+        for name, low in (("trend_weeks", 1), ("min_gap", 1), ("costliest", 0)):
+            if getattr(self, name) < low:
+                raise InvalidSettingsError(
+                    f"{name} must be {low} or more, not {getattr(self, name)}"
+                )
+
+
+@dataclass(frozen=True)
+class ReviewWindow:
+    """The moments a week's review looks at (all UTC).
+
+    The week is ``[start, end)``. ``hotspot_bounds``: the baseline weeks and the week
+    (`engine.hotspots.find_hotspots`); ``trend_bounds``: the KPI trend's weeks, the week
+    last. ``since``: the earliest moment whose incidents matter (the earlier of the two
+    first bounds, less the repeat window, so that repeats of early incidents are seen).
+    """
+
+    week: str
+    timezone: str
+    start: pd.Timestamp
+    end: pd.Timestamp
+    hotspot_bounds: pd.DatetimeIndex
+    trend_bounds: pd.DatetimeIndex
+    since: pd.Timestamp
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How well the map places the week's incidents on services."""
+
+    incidents: int
+    by_ci: int
+    by_match: int
+    unknown_cis: tuple[tuple[str, int], ...]  # the most frequent CIs no service claims
+
+    @property
+    def mapped(self) -> int:
+        return self.by_ci + self.by_match
+
+    @property
+    def unmapped(self) -> int:
+        return self.incidents - self.mapped
+
+    @property
+    def share(self) -> float:
+        """Mapped incidents as a share of the week's (1.0 for a week without any)."""
+        return self.mapped / self.incidents if self.incidents else 1.0
+
+
+@dataclass(frozen=True)
+class WeeklyReview:
+    """One week, reviewed: every table a reader needs, already computed.
+
+    ``facts`` covers every incident the review used (the baseline and trend weeks too);
+    ``week_incidents`` are those opened in the week. ``hotspots``
+    (`engine.hotspots.HOTSPOT_COLUMNS`), ``kpis`` (`engine.kpis.KPI_COLUMNS`, the trend
+    over ``settings.trend_weeks``), ``timelines`` (`engine.timelines.TIMELINE_COLUMNS`
+    per trend week; empty without a map), ``misprioritised`` (of incidents opened in
+    the week), ``group_outages`` and ``common_causes`` (overlapping the week / opened
+    in it), ``costliest`` (`COSTLIEST_COLUMNS`, opened in the week). ``notes`` are what
+    a reader must know to read the figures right. ``process_names``: process id ->
+    name, of the map's processes.
+    """
+
+    window: ReviewWindow
+    as_of: pd.Timestamp
+    map_version: str | None
+    settings: ReviewSettings
+    process_names: Mapping[str, str]
+    facts: IncidentFacts
+    hotspots: pd.DataFrame
+    kpis: pd.DataFrame
+    timelines: pd.DataFrame
+    misprioritised: pd.DataFrame
+    group_outages: pd.DataFrame
+    common_causes: pd.DataFrame
+    costliest: pd.DataFrame
+    coverage: Coverage
+    notes: tuple[str, ...]
+
+    @property
+    def week(self) -> str:
+        return self.window.week
+
+    @property
+    def week_incidents(self) -> pd.DataFrame:
+        """The facts of the incidents opened in the week."""
+        table = self.facts.incidents
+        return table[_opened_in(table, self.window)]
+
+
+def review_window(week: str, settings: ReviewSettings) -> ReviewWindow:
+    """The moments the review of `week` (``2026-W47``) looks at.
+
+    >>> window = review_window("2026-W47", ReviewSettings())
+    >>> window.start.isoformat(), window.since.isoformat()
+    ('2026-11-16T00:00:00+00:00', '2026-09-07T00:00:00+00:00')
+    """
+    hotspot_bounds = week_bounds(
+        week, settings.timezone, weeks_before=settings.hotspots.baseline_weeks
+    )
+    trend_bounds = week_bounds(week, settings.timezone, weeks_before=settings.trend_weeks - 1)
+    first = min(hotspot_bounds[0], trend_bounds[0])
+    return ReviewWindow(
+        week=week,
+        timezone=settings.timezone,
+        start=hotspot_bounds[-2],
+        end=hotspot_bounds[-1],
+        hotspot_bounds=hotspot_bounds,
+        trend_bounds=trend_bounds,
+        since=first - pd.Timedelta(days=settings.facts.repeat_days),
+    )
+
+
+def default_week(as_of: pd.Timestamp, settings: ReviewSettings) -> str:
+    """The week a Monday-morning review covers: the last full week before `as_of`."""
+    return last_complete_week(utc_moment(as_of), settings.timezone)
+
+
+def review_week(
+    incidents: pd.DataFrame,
+    history: pd.DataFrame,
+    model: ImpactModel | None,
+    *,
+    week: str | None,
+    settings: ReviewSettings,
+    as_of: pd.Timestamp,
+    data_extent: tuple[pd.Timestamp | None, pd.Timestamp | None] | None = None,
+) -> WeeklyReview:
+    """Review `week` (default: the last full week before `as_of`); see `WeeklyReview`.
+
+    Parameters
+    ----------
+    incidents, history : DataFrame
+        Canonical incidents (as the store keeps them) and their assignment history.
+        Incidents opened after `as_of` or after the week, and incidents restored before
+        `ReviewWindow.since`, are ignored.
+    model : ImpactModel, optional
+        The service map's impact model; without one nothing is placed on services or
+        scored, and the map's tables are empty.
+    week : str, optional
+        ISO week, e.g. ``2026-W47``.
+    settings : ReviewSettings
+    as_of : Timestamp
+        The moment open incidents count up to.
+    data_extent : (Timestamp, Timestamp), optional
+        The first and last ``opened_at`` of all the data there is (not only of the
+        incidents given), for the notes; default: those of `incidents`.
+
+    Raises
+    ------
+    InvalidWeekError
+        When `week` is not an ISO week, or starts after `as_of`.
+    """
+    as_of = utc_moment(as_of)
+    window = review_window(week or default_week(as_of, settings), settings)
+    if window.start > as_of:
+        raise InvalidWeekError(
+            f"week {window.week} starts after as_of {as_of.isoformat()}: nothing to review yet"
+        )
+    opened = pd.to_datetime(incidents["opened_at"], utc=True)
+    restored = pd.to_datetime(restored_at(incidents), utc=True)
+    relevant = (opened < window.end) & ~(restored < window.since)
+    too_new = int((relevant & (opened > as_of)).sum())
+    chosen = incidents[(relevant & (opened <= as_of)).to_numpy()]
+    history = history[incident_positions(history, chosen) >= 0]
+    facts = incident_facts(chosen, history, model, as_of=as_of, rules=settings.facts)
+
+    table = facts.incidents
+    names = _process_names(model)
+    keys = hotspot_keys(table, settings.group_by)
+    hotspots = find_hotspots(
+        table.assign(key=keys),
+        window.hotspot_bounds,
+        rules=settings.hotspots,
+        repeat_days=settings.facts.repeat_days,
+        history=facts.history,
+        process_minutes=facts.pairs,
+        process_names=names,
+    )
+    in_week = _opened_in(table, window)
+    outages = causes = timelines = mis = None
+    if model is not None:
+        outages = group_outages(table, model, as_of=as_of)
+        timelines = process_timelines(
+            table, model, as_of=as_of, bounds=window.trend_bounds, outages=outages
+        )
+        mis = _misprioritised(facts, in_week, model, as_of=as_of, min_gap=settings.min_gap)
+        causes = likely_common_causes(table[in_week], model, as_of=as_of)
+        outages = outages[(outages["end"] > window.start) & (outages["start"] < window.end)]
+    kpis = kpi_scorecard(
+        table,
+        window.trend_bounds,
+        timelines=timelines,
+        pairs=facts.pairs,
+        process_criticality=_criticalities(model),
+        process_names=names,
+        critical_criticality=settings.critical_criticality,
+    )
+    coverage = _coverage(table[in_week])
+    extent = data_extent if data_extent is not None else _extent(opened)
+    return WeeklyReview(
+        window=window,
+        as_of=as_of,
+        map_version=facts.map_version,
+        settings=settings,
+        process_names=names,
+        facts=facts,
+        hotspots=hotspots,
+        kpis=kpis,
+        timelines=_frame(timelines),
+        misprioritised=_frame(mis),
+        group_outages=_frame(outages).reset_index(drop=True),
+        common_causes=_frame(causes),
+        costliest=_costliest(table[in_week], settings.costliest),
+        coverage=coverage,
+        notes=_notes(window, as_of, model, int(in_week.sum()), coverage, extent, too_new),
+    )
+
+
+def _opened_in(table: pd.DataFrame, window: ReviewWindow) -> np.ndarray:
+    bounds = pd.DatetimeIndex([window.start, window.end])
+    return week_of(table["opened_at"], bounds) == 0
+
+
+def _misprioritised(
+    facts: IncidentFacts,
+    in_week: np.ndarray,
+    model: ImpactModel,
+    *,
+    as_of: pd.Timestamp,
+    min_gap: int,
+) -> pd.DataFrame:
+    """Mis-prioritised incidents opened in the week, from the facts' own pairs."""
+    rows = np.flatnonzero(in_week)
+    position = np.full(len(facts.incidents), -1, dtype=np.int64)
+    position[rows] = np.arange(rows.size)
+    pairs = facts.pairs.assign(row=position[facts.pairs["row"].to_numpy(dtype=np.int64)])
+    pairs = pairs[pairs["row"] >= 0]
+    week = facts.incidents.iloc[rows].reset_index(drop=True)
+    return misprioritised(week, model, as_of=as_of, pairs=pairs, min_gap=min_gap)
+
+
+def _costliest(week: pd.DataFrame, count: int) -> pd.DataFrame:
+    hurt = week[week["impact_score"] > 0]
+    top = hurt.sort_values(
+        ["impact_score", "value_at_risk", "incident_id"],
+        ascending=[False, False, True],
+        kind="stable",
+    ).head(count)
+    columns = [name for name in COSTLIEST_COLUMNS if name in top.columns]
+    return top[columns].reset_index(drop=True)
+
+
+def _coverage(week: pd.DataFrame) -> Coverage:
+    how = week["mapped_by"].astype("string")
+    unmapped = week[~week["mapped"].to_numpy(dtype=bool)]
+    cis = unmapped["ci"].astype("string").str.strip() if "ci" in unmapped.columns else None
+    counts = cis[cis.notna() & (cis != "")].value_counts() if cis is not None else pd.Series()
+    top = counts.sort_index().sort_values(ascending=False, kind="stable").head(UNKNOWN_CIS_SHOWN)
+    return Coverage(
+        incidents=len(week),
+        by_ci=int((how == "ci").sum()),
+        by_match=int((how == "match").sum()),
+        unknown_cis=tuple((str(ci), int(n)) for ci, n in top.items()),
+    )
+
+
+def _notes(
+    window: ReviewWindow,
+    as_of: pd.Timestamp,
+    model: ImpactModel | None,
+    week_incidents: int,
+    coverage: Coverage,
+    extent: tuple[pd.Timestamp | None, pd.Timestamp | None],
+    too_new: int,
+) -> tuple[str, ...]:
+    notes = []
+    first, last = extent
+    if first is None or last is None:
+        notes.append("there are no incidents at all: ingest some first")
+    else:
+        baseline = min(window.hotspot_bounds[0], window.trend_bounds[0])
+        if first > baseline:
+            notes.append(
+                f"the baseline starts {baseline:%Y-%m-%d}, before the first incident "
+                f"({first:%Y-%m-%d}); weeks without data count as quiet weeks"
+            )
+        if week_incidents == 0:
+            where = (
+                f"; the data ends {last:%Y-%m-%d}"
+                if last < window.start
+                else f"; the data starts {first:%Y-%m-%d}"
+                if first >= window.end
+                else ""
+            )
+            notes.append(f"no incidents were opened in week {window.week}{where}")
+    if as_of < window.end:
+        notes.append(
+            f"week {window.week} is not over (as of {as_of:%Y-%m-%d %H:%M} UTC): "
+            "its figures are partial"
+        )
+    if too_new:
+        notes.append(
+            f"{too_new:,} incident{'s' if too_new != 1 else ''} opened after as_of "
+            f"{as_of:%Y-%m-%d %H:%M} UTC {'are' if too_new != 1 else 'is'} left out"
+        )
+    if model is None:
+        notes.append(
+            "no service map: incidents are not placed on services or scored, and hotspots "
+            "are keyed by CI or category"
+        )
+    elif coverage.unmapped:
+        cis = ", ".join(f"{ci} ({n:,})" for ci, n in coverage.unknown_cis)
+        notes.append(
+            f"{coverage.unmapped:,} of the week's {coverage.incidents:,} incidents "
+            f"({1 - coverage.share:.1%}) could not be placed on a service of the map"
+            + (f"; the most frequent unknown CIs: {cis}" if cis else "")
+        )
+    return tuple(notes)
+
+
+def _extent(opened: pd.Series) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+    if opened.notna().sum() == 0:
+        return None, None
+    return opened.min(), opened.max()
+
+
+def _process_names(model: ImpactModel | None) -> dict[str, str]:
+    return {p.id: p.name for p in model.service_map.processes} if model is not None else {}
+
+
+def _criticalities(model: ImpactModel | None) -> dict[str, int] | None:
+    if model is None:
+        return None
+    return {p.id: p.criticality for p in model.service_map.processes}
+
+
+def _frame(table: pd.DataFrame | None) -> pd.DataFrame:
+    return table if table is not None else pd.DataFrame()

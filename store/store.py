@@ -1,0 +1,283 @@
+"""`Store`: the one object through which the CLI, the flows and the API use the store.
+
+``Store.open(url)`` opens a SQLite file or a PostgreSQL database, checks its schema
+revision once (creating the schema in an empty database), and then saves ingest batches
+and reads incidents, their history, ingest runs and quarantined rows back as frames in
+the dtypes of `store.schema`. Reads that take several statements run in one snapshot, so
+a concurrent ingest is seen whole or not at all.
+
+>>> import tempfile
+>>> from pathlib import Path
+>>> with tempfile.TemporaryDirectory() as folder:
+...     with Store.open(f"sqlite:///{Path(folder) / 'store.db'}") as store:
+...         print(store.created, len(store.load_incidents()), store.data_extent())
+True 0 (None, None)
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from types import TracebackType
+
+import pandas as pd
+from impactlens.ingest.batch import IngestBatch
+from impactlens.store.database import connect, create_engine_for, describe_database, open_schema
+from impactlens.store.errors import StoreError
+from impactlens.store.incidents import IngestSummary, Progress, prepare_batch, write_batch
+from impactlens.store.queries import (
+    Moment,
+    Selection,
+    read_extent,
+    read_history,
+    read_incident,
+    read_incident_history,
+    read_incidents,
+    read_quarantine,
+    read_runs,
+    read_sources,
+)
+from sqlalchemy.engine import Connection, Engine
+
+__all__ = ["Store", "StoredIncident", "StoredIncidents"]
+
+
+# eq=False: the fields are frames, which neither compare to one truth value nor hash.
+@dataclass(frozen=True, eq=False)
+class StoredIncident:
+    """One stored incident and its assignment history, read in one transaction.
+
+    ``incident`` is a one-row frame in the canonical incident columns and dtypes (as
+    `Store.load_incidents` returns them); ``history`` its assignment history in the
+    canonical history columns, in assignment order.
+    """
+
+    incident: pd.DataFrame
+    history: pd.DataFrame
+
+
+@dataclass(frozen=True, eq=False)
+class StoredIncidents:
+    """Incidents and exactly their assignment history, read in one snapshot."""
+
+    incidents: pd.DataFrame
+    history: pd.DataFrame
+
+
+class Store:
+    """The incident store at one database URL (SQLite or PostgreSQL).
+
+    Make one with `Store.open`; it holds a connection pool, so keep it for the life of
+    the process (an API app) or a command, and `close` it (or use ``with``). It is safe
+    to share between threads. Attributes: ``url`` as given, ``engine`` (SQLAlchemy),
+    and ``created``, whether `open` created the schema.
+    """
+
+    url: str
+    engine: Engine
+    created: bool
+
+    def __init__(self, url: str, engine: Engine, *, created: bool = False) -> None:
+        # Not checked here: `open` is the way in, and checks the schema first.
+        self.url = url
+        self.engine = engine
+        self.created = created
+        self._closed = False
+
+    @classmethod
+    def open(cls, url: str, *, create: bool = True) -> Store:
+        """Open the store at `url`, checking its schema once.
+
+        Parameters
+        ----------
+        url
+            A SQLAlchemy URL: ``sqlite:///path/to/file.db`` (its folder is created when
+            missing) or ``postgresql+psycopg://user@host/database``.
+        create
+            Create the schema when the database has no tables at all (then ``created``
+            is True: the caller may say so). When False, such a database is refused.
+
+        Raises
+        ------
+        DatabaseNotAtHeadError
+            The database has tables but is not at the newest schema revision (run
+            ``impactlens db upgrade``), or was written by a newer impactlens.
+        StoreError
+            The URL is not usable; the file is a folder or not a SQLite database; the
+            server does not answer. The message is one line and names the database.
+        """
+        engine = create_engine_for(url)
+        try:
+            created = open_schema(engine, create=create)
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(url, engine, created=created)
+
+    def description(self) -> str:
+        """How messages name this store: a SQLite file's path, else the URL sans password."""
+        return describe_database(self.url)
+
+    def close(self) -> None:
+        """Close the store's connections; the store cannot be used afterwards."""
+        self._closed = True
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({self.description()!r})"
+
+    def save_batch(
+        self,
+        batch: IngestBatch,
+        *,
+        source_file: str,
+        format: str,
+        rows_read: int | None = None,
+        on_progress: Progress | None = None,
+    ) -> IngestSummary:
+        """Store `batch` in one transaction and record the run; what it did.
+
+        Incidents are upserted by (source, incident_id) where the batch's ``updated_at``
+        is newer than the stored one (an older or equal one never overwrites; any beats
+        a missing one), and an incident's history is replaced exactly when its row is
+        written. Rejected rows are quarantined under the run's id.
+
+        Parameters
+        ----------
+        batch
+            Canonical incidents, history and rejected rows (`ingest.batch`). Two
+            incidents with one (source, incident_id) are one incident seen twice: the
+            newer is kept.
+        source_file, format
+            Recorded in the ingest run (the file as the user named it, the adapter).
+        rows_read
+            Rows the adapter read, when it knows (an event log has many per incident);
+            default: the batch's incidents plus its rejected rows.
+        on_progress
+            Called with ``(incidents_written, incidents_to_write)`` after each chunk.
+
+        Raises
+        ------
+        InvalidBatchError
+            A value breaks the canonical model; nothing is written.
+        """
+        prepared = prepare_batch(batch)
+        with self._connect(write=True) as connection:
+            return write_batch(
+                connection,
+                prepared,
+                source_file=source_file,
+                format=format,
+                rows_read=rows_read,
+                on_progress=on_progress,
+            )
+
+    def get_incident(self, source: str, incident_id: str) -> StoredIncident | None:
+        """The stored incident (source, incident_id) with its history, or None.
+
+        Two primary-key lookups in one snapshot: fast at any size of store.
+        """
+        with self._connect(snapshot=True) as connection:
+            incident = read_incident(connection, source, incident_id)
+            if incident.empty:
+                return None
+            history = read_incident_history(connection, source, incident_id)
+        return StoredIncident(incident=incident, history=history)
+
+    def load_incidents(
+        self,
+        *,
+        source: str | None = None,
+        since: Moment | None = None,
+        until: Moment | None = None,
+        by: Selection = "opened",
+    ) -> pd.DataFrame:
+        """Stored incidents in the canonical columns and dtypes, ordered by (source, id).
+
+        Parameters
+        ----------
+        source
+            Only this source's incidents.
+        since, until
+            A window ``[since, until)``; a naive moment means UTC.
+        by
+            ``"opened"``: incidents opened in the window; ``"active"``: incidents open
+            at some moment of it (opened before `until`, not resolved before `since`).
+        """
+        with self._connect() as connection:
+            return read_incidents(connection, source=source, since=since, until=until, by=by)
+
+    def load_week(
+        self, *, since: Moment, until: Moment, source: str | None = None
+    ) -> StoredIncidents:
+        """Incidents active in ``[since, until)`` and exactly their history, in one snapshot.
+
+        Active: opened before `until` and not resolved before `since` (an open incident
+        is active). Both frames are ordered by (source, incident_id), history then in
+        assignment order. One snapshot: an ingest running meanwhile is in both frames or
+        in neither, never in one only.
+        """
+        with self._connect(snapshot=True) as connection:
+            incidents = read_incidents(
+                connection, source=source, since=since, until=until, by="active"
+            )
+            history = read_history(connection, source=source, since=since, until=until, by="active")
+        return StoredIncidents(incidents=incidents, history=history)
+
+    def data_extent(
+        self, *, source: str | None = None
+    ) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+        """The earliest and latest ``opened_at`` stored (of `source`); (None, None) if none."""
+        with self._connect(snapshot=True) as connection:
+            return read_extent(connection, source=source)
+
+    def sources(self) -> pd.DataFrame:
+        """One row per source, sorted by source: what the store holds of it.
+
+        Columns: ``source``; ``incidents`` stored; ``open``, those with neither
+        ``resolved_at`` nor ``closed_at``; ``first_opened`` and ``last_opened``, the
+        extremes of ``opened_at``; ``last_updated``, the latest ``updated_at``;
+        ``last_ingest``, when its latest ingest run finished; ``quarantined``, its rows
+        in quarantine. A source with only quarantined rows is listed with 0 incidents.
+        """
+        with self._connect(snapshot=True) as connection:
+            return read_sources(connection)
+
+    def ingest_runs(self, *, source: str | None = None) -> pd.DataFrame:
+        """Ingest runs with their counts, oldest first; with `source`, those that took
+        rows of it (a run's ``source`` lists its batch's sources, joined with ",")."""
+        with self._connect() as connection:
+            return read_runs(connection, source=source)
+
+    def quarantine(
+        self,
+        *,
+        run_id: int | None = None,
+        source: str | None = None,
+        since: Moment | None = None,
+    ) -> pd.DataFrame:
+        """Quarantined rows, oldest first, with their reasons and raw text.
+
+        Only those of ingest run `run_id`, of `source`, and received at or after
+        `since` (naive means UTC), for each that is given.
+        """
+        with self._connect() as connection:
+            return read_quarantine(connection, run_id=run_id, source=source, since=since)
+
+    def _connect(
+        self, *, write: bool = False, snapshot: bool = False
+    ) -> AbstractContextManager[Connection]:
+        if self._closed:
+            raise StoreError(f"the store at {self.description()} is closed")
+        return connect(self.engine, write=write, snapshot=snapshot)
