@@ -64,13 +64,15 @@ def read_csv(
     *,
     history: str | Path | None = None,
     now: pd.Timestamp | None = None,
+    as_of: pd.Timestamp | None = None,
 ) -> Incidents:
     """A canonical incident CSV (and its assignment history CSV) as `Incidents`.
 
-    Read as ``impactlens ingest --format csv`` reads it, without storing anything.
+    Read as ``impactlens ingest --format csv`` reads it, without storing anything. With
+    `as_of`, incidents opened after it are rejected rows (with their line).
     """
     moment = utc_moment(now) if now is not None else pd.Timestamp.now(tz="UTC")
-    read = read_export(incidents, format="csv", history=history, now=moment)
+    read = read_export(incidents, format="csv", history=history, now=moment, as_of=as_of)
     batch = read.batch
     opened = batch.incidents["opened_at"]
     extent = (opened.min(), opened.max()) if opened.notna().any() else (None, None)

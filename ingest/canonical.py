@@ -1,9 +1,10 @@
 """The canonical incident CSV: read it, then split its rows into incidents and rejects.
 
-Columns: ``incident_id, opened_at, priority`` are required; ``resolved_at, ci, category,
-subcategory, assignment_group, short_description, reassignment_count, reopen_count,
-support_tier`` (and ``location``) are optional. Timestamps are ISO 8601; naive means UTC.
-A row that cannot be scored is rejected with its reason and never sinks the batch.
+Columns: ``incident_id, opened_at, priority`` are required; ``resolved_at, closed_at,
+updated_at, state, impact, urgency, ci, category, subcategory, assignment_group,
+location, short_description, reassignment_count, reopen_count, support_tier`` are
+optional. Timestamps are ISO 8601; naive means UTC. A row that cannot be scored is
+rejected with its reason and never sinks the batch.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from impactlens.engine.columns import require_columns
 from impactlens.ingest.batch import REJECTED_COLUMNS, IngestBatch
+from impactlens.ingest.rows import duplicate_reason, older_duplicates
 from impactlens.service_map.load import not_utf8
 
-from impactlens.errors import InputFileError
+from impactlens.errors import InputFileError, excerpt
 from impactlens.moments import utc_moment
 
 __all__ = [
@@ -39,6 +41,11 @@ __all__ = [
 REQUIRED_COLUMNS = ("incident_id", "opened_at", "priority")
 OPTIONAL_COLUMNS = (
     "resolved_at",
+    "closed_at",
+    "updated_at",
+    "state",
+    "impact",
+    "urgency",
     "ci",
     "category",
     "subcategory",
@@ -50,6 +57,7 @@ OPTIONAL_COLUMNS = (
     "support_tier",
 )
 TEXT_COLUMNS = (
+    "state",
     "ci",
     "category",
     "subcategory",
@@ -182,13 +190,17 @@ def parse_canonical_incidents(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split raw rows into typed incidents and rejected rows with a ``reason``.
 
-    Incidents get ``opened_at``/``resolved_at`` as UTC timestamps, ``priority`` as int,
-    text columns as strings, and a ``line`` column (the row's line in the file). A row is
-    rejected when: ``incident_id``, ``opened_at`` or ``priority`` is missing; a timestamp
-    is not ISO 8601; ``resolved_at`` is before ``opened_at``; ``priority`` is not a whole
-    number 1-5; ``opened_at`` is after `as_of` (when given); or its ``incident_id``
-    repeats an earlier row's (the first one is kept). Rejected rows keep every raw value
-    as text, after ``line``, ``problem`` (a short kind, for counting) and ``reason``.
+    Incidents get ``opened_at``, ``resolved_at``, ``closed_at`` and ``updated_at`` as UTC
+    timestamps (``updated_at`` defaults to the latest of the others), ``priority`` as
+    int, ``impact``/``urgency`` as Int64, text columns as strings, and a ``line`` column
+    (the row's line in the file). A row is rejected when: ``incident_id``, ``opened_at``
+    or ``priority`` is missing; a timestamp is not ISO 8601; ``resolved_at`` or
+    ``closed_at`` is before ``opened_at``; ``priority`` (or a given ``impact``,
+    ``urgency``) is not a whole number 1-5; ``opened_at`` is after `as_of` (when given);
+    or another row has its ``incident_id`` and a newer ``updated_at`` (the rule of every
+    format, `ingest.rows.older_duplicates`: on a tie the first row is kept). Rejected
+    rows keep every raw value as text, after ``line``, ``problem`` (a short kind, for
+    counting) and ``reason``.
 
     Examples
     --------
@@ -224,22 +236,28 @@ def parse_canonical_incidents(
     incident_id = _text(raw["incident_id"])
     reject(incident_id.isna(), "missing value", "missing incident_id")
     opened_at = _timestamps(raw["opened_at"], "opened_at", reject, required=True)
-    resolved_at = (
-        _timestamps(raw["resolved_at"], "resolved_at", reject, required=False)
-        if "resolved_at" in raw.columns
-        else pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us, UTC]")
-    )
+    later = {
+        name: (
+            _timestamps(raw[name], name, reject, required=False)
+            if name in raw.columns
+            else pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us, UTC]")
+        )
+        for name in ("resolved_at", "closed_at", "updated_at")
+    }
+    resolved_at = later["resolved_at"]
     priority = _priority(raw["priority"], reject)
-    reject(
-        resolved_at < opened_at,
-        "resolved before opened",
-        lambda rows: (
-            "resolved_at "
-            + _iso(resolved_at[rows])
-            + " is before opened_at "
-            + _iso(opened_at[rows])
-        ),
-    )
+    levels = {
+        name: _level(raw[name], name, reject) for name in ("impact", "urgency") if name in raw
+    }
+    for name, verb in (("resolved_at", "resolved"), ("closed_at", "closed")):
+        stamps = later[name]
+        reject(
+            stamps < opened_at,
+            f"{verb} before opened",
+            lambda rows, stamps=stamps, name=name: (
+                f"{name} " + _iso(stamps[rows]) + " is before opened_at " + _iso(opened_at[rows])
+            ),
+        )
     if as_of is not None:
         as_of = utc_moment(as_of)
         reject(
@@ -253,20 +271,26 @@ def parse_canonical_incidents(
             ),
         )
     usable = reasons.isna().to_numpy()
-    duplicate = _repeated_ids(incident_id, usable)
-    if duplicate.any():
-        first_lines = _first_lines(incident_id[usable], lines[usable])
+    # `updated_at`: the column's, else the latest moment the row knows of.
+    updated_at = later["updated_at"].fillna(
+        pd.concat([opened_at, resolved_at, later["closed_at"]], axis=1).max(axis=1)
+    )
+    if _may_repeat(incident_id, usable):
+        older, kept = older_duplicates(incident_id, updated_at, usable)
         reject(
-            duplicate,
+            older,
             "duplicate incident_id",
-            lambda rows: (
-                "duplicate incident_id "
-                + incident_id[rows]
-                + " (first at line "
-                + incident_id[rows].map(first_lines).astype("string")
-                + ")"
+            lambda rows: pd.Series(
+                [
+                    duplicate_reason(
+                        incident_id[row], f"line {lines[kept[row]]}",
+                        updated_at[kept[row]], updated_at[row],
+                    )
+                    for row in rows
+                ],
+                dtype="string",
             ),
-        )
+        )  # fmt: skip
 
     good = reasons.isna().to_numpy()
     # Usually every row is good: then the columns are taken whole, not copied through a mask.
@@ -277,7 +301,10 @@ def parse_canonical_incidents(
             "incident_id": incident_id[keep],
             "opened_at": opened_at[keep],
             "resolved_at": resolved_at[keep],
+            "closed_at": later["closed_at"][keep],
+            "updated_at": updated_at[keep],
             "priority": priority[keep].astype(np.int64),
+            **{name: values[keep] for name, values in levels.items()},
         }
     )
     for column in OPTIONAL_COLUMNS:
@@ -349,19 +376,37 @@ def _priority(values: pd.Series, reject: Reject) -> pd.Series:
     return numbers.where(whole, 0)
 
 
-def _repeated_ids(incident_id: pd.Series, usable: np.ndarray) -> np.ndarray:
-    """Usable rows whose id repeats an earlier usable row's id (the first one is kept).
+def _level(values: pd.Series, name: str, reject: Reject) -> pd.Series:
+    """An optional level (``impact``, ``urgency``): a whole number 1-5, or missing."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    given = values.notna()
+    if not pd.api.types.is_numeric_dtype(values.dtype):
+        given &= _text(values).notna()
+    whole = numbers.notna() & (numbers == numbers.round()) & numbers.between(1, 5)
+    reject(
+        given & ~whole,
+        f"bad {name}",
+        lambda rows: (
+            f"{name} "
+            + _as_text(values[rows].to_frame())[values.name].fillna("").map(_short)
+            + " is not a whole number from 1 to 5"
+        ),
+    )
+    return numbers.where(whole).astype("Int64")
+
+
+def _may_repeat(incident_id: pd.Series, usable: np.ndarray) -> bool:
+    """Whether some usable rows may share an id (cheap checks first).
 
     Exports usually come sorted by number (or by time, newest first): ids that strictly
     rise or strictly fall from row to row cannot repeat, and checking that is one pass
     of neighbour compares (~3 ms for 1,000,000 ids). Otherwise the ids are hashed
-    (~120 ms). Sorting them first is no way out: ~50 ms for sorted ids, but ~350 ms for
-    shuffled ones.
+    (~120 ms).
     """
     ids = incident_id if usable.all() else incident_id[usable]
     if _strictly_monotonic(ids):
-        return np.zeros(len(incident_id), dtype=bool)
-    return usable & incident_id.where(usable).duplicated(keep="first").to_numpy()
+        return False
+    return bool(ids.duplicated().any())
 
 
 def _strictly_monotonic(text: pd.Series) -> bool:
@@ -375,12 +420,6 @@ def _strictly_monotonic(text: pd.Series) -> bool:
     return bool(
         pc.all(pc.less(earlier, later)).as_py() or pc.all(pc.greater(earlier, later)).as_py()
     )
-
-
-def _first_lines(incident_id: pd.Series, lines: np.ndarray) -> pd.Series:
-    """File line of the first row of each id, indexed by id."""
-    first = ~incident_id.duplicated(keep="first").to_numpy()
-    return pd.Series(lines[first], index=incident_id[first].to_numpy())
 
 
 def _iso(stamps: pd.Series) -> pd.Series:
@@ -400,8 +439,9 @@ def canonical_batch(
     ``fixtures/assignment_history.csv``), in order within an incident; without it, each
     incident gets one assignment, its ``assignment_group`` at ``opened_at``. History rows
     that name no incident of the batch, or whose ``at`` is not ISO 8601, are rejected.
-    ``updated_at`` is the column when the file has one, else the latest of ``opened_at``
-    and ``resolved_at``.
+    ``updated_at`` is the column when the file has one, else the latest of ``opened_at``,
+    ``resolved_at`` and ``closed_at``; ``state``, when the file has none, is ``open`` or
+    ``resolved``.
     """
     incidents, rejected = parse_canonical_incidents(raw, as_of=as_of)
     count = len(incidents)
@@ -411,26 +451,26 @@ def canonical_batch(
             return incidents[name].astype(dtype).array
         return pd.array([pd.NA] * count, dtype=dtype)
 
-    opened = incidents["opened_at"].astype("datetime64[us, UTC]")
-    resolved = incidents["resolved_at"].astype("datetime64[us, UTC]")
-    updated = pd.concat([opened, resolved], axis=1).max(axis=1)
-    if "updated_at" in raw.columns:  # not a canonical CSV column, but an export may carry it
-        given = pd.to_datetime(
-            raw["updated_at"].iloc[incidents.index], utc=True, format="ISO8601", errors="coerce"
-        )
-        updated = given.astype("datetime64[us, UTC]").fillna(updated).set_axis(incidents.index)
+    def moments(name: str) -> pd.api.extensions.ExtensionArray:
+        return incidents[name].astype("datetime64[us, UTC]").array
+
+    resolved = incidents["resolved_at"]
+    restored = resolved.notna() | incidents["closed_at"].notna()
+    state = pd.array(np.where(restored, "resolved", "open"), dtype="string")
+    if "state" in incidents.columns:
+        state = incidents["state"].astype("string").fillna(pd.Series(state)).array
     frame = pd.DataFrame(
         {
             "source": pd.array([source] * count, dtype="string"),
             "incident_id": incidents["incident_id"].astype("string").array,
-            "opened_at": opened.array,
-            "resolved_at": resolved.array,
-            "closed_at": pd.array([pd.NaT] * count, dtype="datetime64[us, UTC]"),
-            "updated_at": updated.array,
-            "state": pd.array(np.where(resolved.isna(), "open", "resolved"), dtype="string"),
+            "opened_at": moments("opened_at"),
+            "resolved_at": moments("resolved_at"),
+            "closed_at": moments("closed_at"),
+            "updated_at": moments("updated_at"),
+            "state": state,
             "priority": incidents["priority"].astype(np.int64).array,
-            "impact": pd.array([pd.NA] * count, dtype="Int64"),
-            "urgency": pd.array([pd.NA] * count, dtype="Int64"),
+            "impact": column("impact", "Int64"),
+            "urgency": column("urgency", "Int64"),
             "ci": column("ci", "string"),
             "service_id": pd.array([pd.NA] * count, dtype="string"),
             "category": column("category", "string"),
@@ -534,3 +574,7 @@ def _canonical_history(
             "support_tier": pd.array([pd.NA] * int(good.sum()), dtype="string"),
         }
     ), bad
+
+
+def _short(value: str) -> str:
+    return excerpt(value, quote=False)

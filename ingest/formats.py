@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 from impactlens.ingest.batch import IngestBatch
 from impactlens.service_map.load import read_text
 
@@ -46,6 +47,7 @@ def _read_batch(
     history: str | Path | None = None,
     log_entries: str | Path | None = None,
     timezone: str = "UTC",
+    as_of: pd.Timestamp | None = None,
 ) -> ReadBatch:
     """Read `path` as `format` and parse it into an `IngestBatch`.
 
@@ -53,7 +55,8 @@ def _read_batch(
     mapping's ``source``); `mapping` is a YAML mapping file for ``csv`` (without one, the
     file must be the canonical incident CSV); `history` is an assignment history CSV for
     the canonical format; `timezone` is the zone of naive timestamps where the format
-    has them.
+    has them; `as_of`, for the canonical CSV, rejects incidents opened after it (with
+    their file line).
     """
     if format not in FORMATS:
         raise InputFileError(f"unknown format {excerpt(format)} (use one of: {', '.join(FORMATS)})")
@@ -81,7 +84,7 @@ def _read_batch(
 
         raw = read_canonical_csv(path)
         assignments = read_canonical_csv(history) if history is not None else None
-        batch = canonical_batch(raw, source=source or "csv", history=assignments)
+        batch = canonical_batch(raw, source=source or "csv", history=assignments, as_of=as_of)
         return ReadBatch(batch, len(raw))
 
     from impactlens.ingest.read import read_rows

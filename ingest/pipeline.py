@@ -72,6 +72,7 @@ def read_export(
     history: str | Path | None = None,
     log_entries: str | Path | None = None,
     timezone: str = "UTC",
+    as_of: pd.Timestamp | None = None,
 ) -> ReadBatch:
     """Read and adapt `path`, then quarantine incidents whose timestamps cannot be true.
 
@@ -86,6 +87,7 @@ def read_export(
         history=history,
         log_entries=log_entries,
         timezone=timezone,
+        as_of=as_of,
     )
     return replace(read, batch=reject_implausible(read.batch, now=utc_moment(now)))
 
@@ -160,6 +162,14 @@ def ingest_batch(
     if service_map is not None:
         mapped = int(resolve_services(batch.incidents, service_map)["mapped"].sum())
     problems = batch.rejected["problem"].fillna("(no problem given)").value_counts()
+    rules = tiers.rule_counts()
+    notes = []
+    if len(batch.incidents) and rules["reassignment"] == len(batch.incidents):
+        notes.append(
+            "no rule places any assignment group in a support tier, so every tier comes "
+            "from the fallback (L2 when reassigned away from the first group, else L1); "
+            "name the groups in the map's support_tiers or in the tier_patterns setting"
+        )
     log.info(
         "ingest run %s of %s: %s new, %s updated, %s unchanged, %s quarantined",
         summary.run_id, source_file, summary.new, summary.updated, summary.unchanged,
@@ -175,8 +185,9 @@ def ingest_batch(
         unchanged=summary.unchanged,
         quarantined=summary.quarantined,
         quarantined_by_problem={str(k): int(v) for k, v in problems.items()},
-        tier_rules=tiers.rule_counts(),
+        tier_rules=rules,
         incidents=len(batch.incidents),
         mapped=mapped,
         map_version=map_version(service_map) if service_map is not None else None,
+        notes=tuple(notes),
     )

@@ -34,9 +34,11 @@ from impactlens.moments import utc_moment
 __all__ = [
     "RowProblems",
     "assemble_batch",
+    "duplicate_reason",
     "history_frame",
     "incident_frame",
     "iso_moment",
+    "older_duplicates",
     "opening_history",
     "reject_bad_text",
     "reject_before_opened",
@@ -193,6 +195,32 @@ def reject_before_opened(
         )
 
 
+def older_duplicates(
+    ids: pd.Series, updated: pd.Series, usable: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The one rule for an incident id seen twice: the row updated last wins.
+
+    Of the `usable` rows that share an id, the one with the newest `updated` is kept; on
+    a tie (NaT is oldest) the first. Returns a mask of the other rows, and for each row
+    the position of the row kept for its id (-1 for rows not usable).
+
+    >>> ids = pd.Series(["A", "B", "A", "A"])
+    >>> updated = pd.Series(pd.to_datetime(["2026-11-01", "2026-11-01", "2026-11-03",
+    ...                                     "2026-11-03"], utc=True))
+    >>> older, kept = older_duplicates(ids, updated, np.ones(4, dtype=bool))
+    >>> older.tolist(), kept.tolist()
+    ([True, False, False, True], [2, 1, 2, 2])
+    """
+    usable = np.asarray(usable, dtype=bool) & ids.notna().to_numpy(dtype=bool)
+    keeper = np.full(len(ids), -1, dtype=np.int64)
+    rows = np.flatnonzero(usable)
+    order = pd.DataFrame({"id": ids.to_numpy()[rows], "updated": updated.array[rows], "row": rows})
+    newest_first = order.sort_values(["updated", "row"], ascending=[False, True], kind="stable")
+    kept = newest_first.drop_duplicates("id", keep="first").set_index("id")["row"]
+    keeper[rows] = kept.loc[order["id"]].to_numpy()
+    return usable & (keeper != np.arange(len(ids))), keeper
+
+
 def reject_older_duplicates(
     problems: RowProblems,
     ids: pd.Series,
@@ -201,24 +229,23 @@ def reject_older_duplicates(
     problem: str,
     message: Callable[[int, int], str],
 ) -> None:
-    """Of the rows without a problem that share an id, keep the one updated last.
-
-    On a tie of `updated` (NaT is oldest) the first row is kept. The others get `problem`
-    and the reason ``message(row, kept_row)``, both row positions.
-    """
+    """Of the rows without a problem that share an id, keep the one updated last
+    (`older_duplicates`). The others get `problem` and the reason
+    ``message(row, kept_row)``, both row positions."""
     usable = problems.ok & ids.notna().to_numpy(dtype=bool)
     if not ids[usable].duplicated().any():
         return
-    order = pd.DataFrame(
-        {"id": ids[usable].to_numpy(), "updated": updated[usable].array,
-         "row": np.flatnonzero(usable)}
-    )  # fmt: skip
-    newest_first = order.sort_values(["updated", "row"], ascending=[False, True], kind="stable")
-    kept = newest_first.drop_duplicates("id", keep="first").set_index("id")["row"]
-    rows, keepers = order["row"].to_numpy(), kept.loc[order["id"]].to_numpy()
-    older = rows != keepers
-    keeper_of = dict(zip(rows[older].tolist(), keepers[older].tolist(), strict=True))
-    problems.add(older, problem, lambda at: [message(i, keeper_of[i]) for i in at], rows=rows)
+    older, keeper = older_duplicates(ids, updated, usable)
+    problems.add(older, problem, lambda at: [message(i, int(keeper[i])) for i in at])
+
+
+def duplicate_reason(incident_id: Any, kept: str, kept_updated: Any, updated: Any) -> str:
+    """Why a row whose id another row has was not kept (the same words for every format)."""
+    return (
+        f"duplicate incident_id {excerpt(incident_id, quote=False)}: kept {kept} "
+        f"(updated_at {iso_moment(kept_updated)}); this row's updated_at "
+        f"{iso_moment(updated)} is not newer"
+    )
 
 
 def assemble_batch(
@@ -295,10 +322,8 @@ def assemble_batch(
         ids,
         updated,
         problem="duplicate incident_id",
-        message=lambda row, kept: (
-            f"duplicate incident_id {excerpt(ids.iloc[row], quote=False)}: kept {place(int(lines[kept]))} "
-            f"(updated_at {iso_moment(updated.iloc[kept])}); this row's updated_at "
-            f"{iso_moment(updated.iloc[row])} is not newer"
+        message=lambda row, kept: duplicate_reason(
+            ids.iloc[row], place(int(lines[kept])), updated.iloc[kept], updated.iloc[row]
         ),
     )
 

@@ -109,9 +109,11 @@ def ingest(
     Example: impactlens ingest incident_event_log.csv.gz --format servicenow-eventlog
     """
     from impactlens.ingest.pipeline import ingest as ingest_export
+    from impactlens.moments import time_zone
     from impactlens.service_map.load import load_service_map
     from impactlens.settings import get_settings
 
+    time_zone(timezone, where="--timezone")  # before the store is opened (or created)
     settings = get_settings()
     map_file = map_path or settings.service_map
     service_map = load_service_map(map_file) if map_file is not None else None

@@ -62,7 +62,8 @@ def score(
             raise InputFileError(
                 "--source selects incidents in the store; it does not apply with --incidents"
             )
-        scores = score_incidents(model, as_of=moment, incidents=read_csv(incidents))
+        read = read_csv(incidents, as_of=moment)
+        scores = score_incidents(model, as_of=moment, incidents=read)
     else:
         with open_store(settings) as store:
             scores = score_incidents(model, as_of=moment, store=store, source=source)

@@ -99,7 +99,8 @@ def test_score_writes_the_three_files_with_hand_computed_values(workdir):
     assert rejected["line"].tolist() == [6, 7]
     assert rejected["reason"].tolist() == [
         "opened_at 'not-a-date' is not an ISO 8601 timestamp",
-        "duplicate incident_id INC1 (first at line 2)",
+        "duplicate incident_id INC1: kept line 2 (updated_at 2026-11-16T12:00:00Z); "
+        "this row's updated_at 2026-11-16T12:00:00Z is not newer",
     ]
     assert rejected.loc[1, "resolved_at"] == "2026-11-16T12:00:00Z"
 

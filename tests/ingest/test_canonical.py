@@ -55,6 +55,12 @@ def test_every_bad_row_is_rejected_with_its_line_and_reason(tmp_path):
     _, rejected = load(tmp_path, MIXED, as_of=AS_OF)
     got = list(zip(rejected["line"], rejected["reason"], strict=True))
     assert got == [
+        # INC1 again at lines 11 and 16: the row updated last (line 16) is kept
+        (
+            2,
+            "duplicate incident_id INC1: kept line 16 (updated_at 2026-11-04T09:00:00Z); "
+            "this row's updated_at 2026-11-02T10:00:00Z is not newer",
+        ),
         (3, "opened_at 'yesterday' is not an ISO 8601 timestamp"),
         (4, "resolved_at 2026-11-02T08:00:00Z is before opened_at 2026-11-02T09:00:00Z"),
         (5, "priority 0 is not a whole number from 1 to 5"),
@@ -63,11 +69,14 @@ def test_every_bad_row_is_rejected_with_its_line_and_reason(tmp_path):
         (8, "missing priority"),
         (9, "priority high is not a whole number from 1 to 5"),
         (10, "missing incident_id"),
-        (11, "duplicate incident_id INC1 (first at line 2)"),
+        (
+            11,
+            "duplicate incident_id INC1: kept line 16 (updated_at 2026-11-04T09:00:00Z); "
+            "this row's updated_at 2026-11-03T09:00:00Z is not newer",
+        ),
         (12, "opened_at 2026-11-12T09:00:00Z is after as_of 2026-11-10T00:00:00+00:00"),
         (14, "resolved_at '31/12/2026 10:00' is not an ISO 8601 timestamp"),
         (15, "missing opened_at"),
-        (16, "duplicate incident_id INC1 (first at line 2)"),
     ]
 
 
@@ -75,18 +84,18 @@ def test_good_rows_in_a_file_with_bad_rows_are_all_kept(tmp_path):
     incidents, rejected = load(tmp_path, MIXED, as_of=AS_OF)
     # 16 data rows = 3 good + 13 rejected; nothing dropped silently
     assert len(incidents) + len(rejected) == 16
-    assert incidents["incident_id"].tolist() == ["INC1", "INC12", "INC16"]
-    assert incidents["line"].tolist() == [2, 13, 17]
-    assert incidents["priority"].tolist() == [2, 1, 5]
+    assert incidents["incident_id"].tolist() == ["INC12", "INC1", "INC16"]
+    assert incidents["line"].tolist() == [13, 16, 17]
+    assert incidents["priority"].tolist() == [1, 3, 5]
     assert incidents["opened_at"].tolist() == [
-        utc("2026-11-02T09:00:00Z"),
-        utc("2026-11-02T09:00:00Z"),  # 11:00+02:00 = 09:00 UTC
+        utc("2026-11-02T09:00:00Z"),  # INC12: 11:00+02:00 = 09:00 UTC
+        utc("2026-11-04T09:00:00Z"),  # INC1's newest row
         utc("2026-11-09T23:59:59Z"),  # 1 s before as_of: kept
     ]
-    assert incidents["resolved_at"].iloc[0] == utc("2026-11-02T10:00:00Z")
-    assert incidents["resolved_at"].iloc[1] == utc("2026-11-02T12:00:00Z")  # naive = UTC
+    assert incidents["resolved_at"].iloc[0] == utc("2026-11-02T12:00:00Z")  # naive = UTC
+    assert pd.isna(incidents["resolved_at"].iloc[1])
     assert pd.isna(incidents["resolved_at"].iloc[2])  # still open
-    assert incidents["ci"].iloc[1] == "pay-api"  # text is stripped
+    assert incidents["ci"].iloc[0] == "pay-api"  # text is stripped
     assert pd.isna(incidents["ci"].iloc[2])  # empty text is missing
 
 
@@ -122,7 +131,7 @@ D,2026-11-02T09:00:00Z,0
     ]
 
 
-def test_first_of_a_duplicated_id_is_kept_and_later_ones_name_its_line(tmp_path):
+def test_the_row_updated_last_of_a_duplicated_id_is_kept_and_the_others_name_it(tmp_path):
     text = """\
 incident_id,opened_at,priority
 X,2026-11-02T09:00:00Z,2
@@ -131,13 +140,55 @@ X,2026-11-02T10:00:00Z,1
 X,2026-11-02T11:00:00Z,1
 """
     incidents, rejected = load(tmp_path, text)
+    # no resolved_at or updated_at: each row's updated_at is its opened_at
     assert incidents[["line", "incident_id", "priority"]].values.tolist() == [
-        [2, "X", 2],
         [3, "Y", 3],
+        [5, "X", 1],
     ]
     assert list(zip(rejected["line"], rejected["reason"], strict=True)) == [
-        (4, "duplicate incident_id X (first at line 2)"),
-        (5, "duplicate incident_id X (first at line 2)"),
+        (
+            2,
+            "duplicate incident_id X: kept line 5 (updated_at 2026-11-02T11:00:00Z); "
+            "this row's updated_at 2026-11-02T09:00:00Z is not newer",
+        ),
+        (
+            4,
+            "duplicate incident_id X: kept line 5 (updated_at 2026-11-02T11:00:00Z); "
+            "this row's updated_at 2026-11-02T10:00:00Z is not newer",
+        ),
+    ]
+
+
+def test_an_updated_at_column_decides_and_ties_keep_the_first_row(tmp_path):
+    text = """\
+incident_id,opened_at,priority,updated_at,closed_at,state,impact,urgency
+X,2026-11-02T09:00:00Z,2,2026-11-05T00:00:00Z,2026-11-03T00:00:00Z,Closed,1,2
+X,2026-11-02T09:00:00Z,1,2026-11-04T00:00:00Z,,In Progress,,
+Y,2026-11-02T09:00:00Z,3,,,,,
+Y,2026-11-02T09:00:00Z,4,,,,,
+Z,2026-11-02T09:00:00Z,3,,2026-11-01T00:00:00Z,,,
+W,2026-11-02T09:00:00Z,3,,,,7,
+"""
+    incidents, rejected = load(tmp_path, text)
+    assert incidents[["line", "incident_id", "priority"]].values.tolist() == [
+        [2, "X", 2],  # its updated_at is later, though it comes first
+        [4, "Y", 3],  # a tie: the first row
+    ]
+    kept = incidents.set_index("incident_id")
+    assert kept.loc["X", "closed_at"] == utc("2026-11-03T00:00:00Z")
+    assert (kept.loc["X", "state"], kept.loc["X", "impact"], kept.loc["X", "urgency"]) == (
+        "Closed", 1, 2,
+    )  # fmt: skip
+    assert kept.loc["Y", "updated_at"] == utc("2026-11-02T09:00:00Z")  # opened_at
+    assert list(zip(rejected["line"], rejected["problem"], strict=True)) == [
+        (3, "duplicate incident_id"),
+        (5, "duplicate incident_id"),
+        (6, "closed before opened"),
+        (7, "bad impact"),
+    ]
+    assert rejected["reason"].tolist()[2:] == [
+        "closed_at 2026-11-01T00:00:00Z is before opened_at 2026-11-02T09:00:00Z",
+        "impact 7 is not a whole number from 1 to 5",
     ]
 
 
