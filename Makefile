@@ -40,9 +40,18 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# mypy reads the packages by their installed names (impactlens.engine, ...): a tree of
+# links under .impactlens/typecheck mirrors the installed layout.
+TYPECHECK := .impactlens/typecheck/impactlens
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	rm -rf $(TYPECHECK) && mkdir -p $(TYPECHECK)
+	for entry in impactlens/*; do ln -s ../../../$$entry $(TYPECHECK)/; done
+	for layer in engine service_map ingest store flows api reports; do \
+		ln -s ../../../$$layer $(TYPECHECK)/$$layer; done
+	cd $(dir $(TYPECHECK)) && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml -p impactlens
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.exposure

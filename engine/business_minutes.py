@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from impactlens.service_map.hours import WeeklyHours
 
@@ -86,7 +87,7 @@ def business_minutes(opened_at: Any, ended_at: Any, hours: WeeklyHours) -> np.nd
         upper = max(opened.max(), ended.max())
         calendar = _Calendar.build(hours, lower, upper)
         elapsed = calendar.cumulative(ended) - calendar.cumulative(opened)
-    result = np.maximum(elapsed, 0) / _MINUTE
+    result: npt.NDArray[np.float64] = np.maximum(elapsed, 0) / _MINUTE
     if not known.all():
         result[~known] = np.nan
     return result
@@ -187,7 +188,8 @@ class _Calendar:
             base = row.copy()
             for step in range(1, self.steps + 1):
                 row += self.padded_starts[base + step] <= times
-        return np.minimum(times + self.offset[row], self.done[row])
+        open_time: npt.NDArray[np.int64] = np.minimum(times + self.offset[row], self.done[row])
+        return open_time
 
 
 def _to_utc(

@@ -101,7 +101,7 @@ def group_outages(
     """
     require_columns(incidents, SCORING_INPUT_COLUMNS, where="group_outages")
     groups = [
-        service
+        (service, service.min_up)
         for service in model.service_map.services
         if service.kind == "redundancy_group" and service.members and service.min_up
     ]
@@ -113,14 +113,14 @@ def group_outages(
     start, end = counted_interval(incidents, as_of=as_of)
     # Slot len(nodes) stands for "no node" (-1), so a lookup never wraps around.
     member_slot = np.full(len(model.exposure.nodes) + 1, -1, dtype=np.int64)
-    for group in groups:
+    for group, _ in groups:
         member_slot[[positions[m] for m in group.members]] = 0
     candidates = np.flatnonzero((member_slot[nodes] >= 0) & (severity > 0) & (start < end))
     # Ids of the candidates only, indexed by incident row (a million strings cost time).
     identifiers = np.empty(len(incidents), dtype=object)
     identifiers[candidates] = incidents["incident_id"].iloc[candidates].astype("str").to_numpy()
     rows: list[pd.DataFrame] = []
-    for group in groups:
+    for group, min_up in groups:
         member_slot[:] = -1
         member_slot[[positions[m] for m in group.members]] = np.arange(len(group.members))
         slot = member_slot[nodes[candidates]]
@@ -130,7 +130,7 @@ def group_outages(
                 _group_episodes(
                     group.id,
                     group.members,
-                    len(group.members) - group.min_up + 1,
+                    len(group.members) - min_up + 1,
                     slot[slot >= 0],
                     severity[mine],
                     start[mine],
@@ -316,11 +316,11 @@ def likely_common_causes(
     span_us = max(int(start.max() - start.min()), _MIN_RATE_SPAN_US)
     rate = np.bincount(pair_provider, minlength=len(exposure.nodes)) / span_us
     first, last = np.flatnonzero(new), np.append(np.flatnonzero(new)[1:], order.size) - 1
-    members = last - first + 1
+    cluster_size = last - first + 1
     expected = rate[provider_sorted[first]] * (
         opened_sorted[last] - opened_sorted[first] + window_us
     )
-    unlikely = (members >= 2) & (poisson_tail(members, expected) < alpha)
+    unlikely = (cluster_size >= 2) & (poisson_tail(cluster_size, expected) < alpha)
     linked = unlikely[cluster]
     if not linked.any():
         return _cause_frame(None)
@@ -416,7 +416,7 @@ def _upstream(model: ImpactModel, hops: int) -> tuple[np.ndarray, np.ndarray, np
     exposure = model.exposure
     count = len(exposure.nodes)
     position = exposure.node_positions
-    kinds = dict(model.graph.nodes(data="kind"))
+    kinds = {node: data.get("kind") for node, data in model.graph.nodes(data=True)}
     links = np.array(
         [
             (position[provider], position[consumer])

@@ -16,6 +16,7 @@ Pure: frames in, frames out.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
 
 import networkx as nx
@@ -132,10 +133,10 @@ def handoffs(history: pd.DataFrame) -> pd.DataFrame:
     return counted.reset_index(drop=True).astype({"handoffs": "int64", "incidents": "int64"})
 
 
-def handoff_graph(handoff_counts: pd.DataFrame) -> nx.DiGraph:
+def handoff_graph(handoff_counts: pd.DataFrame) -> nx.DiGraph[Hashable]:
     """A DiGraph of groups whose edges carry ``handoffs`` and ``incidents`` (from `handoffs`)."""
     require_columns(handoff_counts, HANDOFF_COLUMNS, where="handoff_graph")
-    graph = nx.DiGraph()
+    graph: nx.DiGraph[Hashable] = nx.DiGraph()
     for row in handoff_counts.itertuples(index=False):
         graph.add_edge(row.from_group, row.to_group, handoffs=row.handoffs, incidents=row.incidents)
     return graph
@@ -163,8 +164,8 @@ def ping_pong_loops(history: pd.DataFrame) -> pd.DataFrame:
             "group_b": steps.groups[high],
         }
     )
-    counted = bounces.drop_duplicates().groupby(["group_a", "group_b"])["incident"].size()
-    counted = counted.rename("incidents").reset_index()
+    per_pair = bounces.drop_duplicates().groupby(["group_a", "group_b"])["incident"].size()
+    counted = per_pair.rename("incidents").reset_index()
     counted = counted.sort_values(
         ["incidents", "group_a", "group_b"], ascending=[False, True, True], kind="stable"
     )

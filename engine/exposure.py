@@ -18,6 +18,7 @@ provider shared by all members (a SAN under both database nodes) takes the group
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import networkx as nx
@@ -112,7 +113,7 @@ class ExposureTable:
         )
 
 
-def compute_exposure(graph: nx.DiGraph) -> ExposureTable:
+def compute_exposure(graph: nx.DiGraph[str]) -> ExposureTable:
     """Exposure of every node to every process node (``kind == "process"``).
 
     Edges with factor 0 carry no impact. Edges with ``relation == "member_of"`` are
@@ -135,7 +136,7 @@ def compute_exposure(graph: nx.DiGraph) -> ExposureTable:
     """
     nodes = tuple(graph.nodes)
     position = {node: index for index, node in enumerate(nodes)}
-    processes = tuple(n for n, kind in graph.nodes(data="kind") if kind == "process")
+    processes = tuple(n for n, data in graph.nodes(data=True) if data.get("kind") == "process")
     groups = Groups.of(graph, position)
     edges = Edges.of(graph, position)
     width = len(processes) + len(groups.member_rows)
@@ -180,14 +181,16 @@ def compute_exposure(graph: nx.DiGraph) -> ExposureTable:
     )
 
 
-def _levels(graph: nx.DiGraph, position: dict[str, int]):
+def _levels(
+    graph: nx.DiGraph[str], position: dict[str, int]
+) -> Iterator[tuple[np.ndarray, list[np.ndarray]]]:
     """Levels of the condensation, consumers first: (single-node rows, [cycle rows, ...]).
 
     Every successor of a level's nodes (member edges included, since a group is reached
     through its members) lies in an earlier level, so a level is computed in one batch.
     """
     component = np.empty(len(position), dtype=np.int64)
-    members = []
+    members: list[np.ndarray] = []
     for label, nodes in enumerate(nx.strongly_connected_components(graph)):
         rows = np.array([position[node] for node in nodes], dtype=np.int64)
         component[rows] = label

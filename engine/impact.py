@@ -27,12 +27,13 @@ from dataclasses import dataclass
 
 import networkx as nx
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from impactlens.engine.business_minutes import business_minutes
 from impactlens.engine.columns import require_columns
 from impactlens.engine.exposure import ExposureTable, compute_exposure
 from impactlens.service_map.graph import impact_graph
-from impactlens.service_map.hours import WeeklyHours, weekly_hours
+from impactlens.service_map.hours import WeeklyHours, Window, weekly_hours
 from impactlens.service_map.model import BusinessProcess, ServiceMap
 from impactlens.service_map.version import map_version
 
@@ -105,7 +106,7 @@ class ImpactModel:
 
     service_map: ServiceMap
     version: str
-    graph: nx.DiGraph
+    graph: nx.DiGraph[str]
     exposure: ExposureTable
     calendars: tuple[WeeklyHours, ...]
     process_calendar: np.ndarray
@@ -194,7 +195,7 @@ def _calendars(
     more, as inside any calendar, no longer to the zone listed first.)
     """
     parsed: dict[tuple[str, str], WeeklyHours] = {}
-    index_of: dict[tuple, int] = {}
+    index_of: dict[tuple[tuple[Window, ...], str | None], int] = {}
     calendars: list[WeeklyHours] = []
     process_calendar = np.zeros(len(processes), dtype=np.int64)
     for column, process in enumerate(processes):
@@ -360,15 +361,22 @@ def _severity(priority: pd.Series, model: ImpactModel) -> np.ndarray:
     weights = np.zeros(6)
     for level, weight in model.service_map.scoring.priority_weights.items():
         weights[level] = weight
-    return weights[levels]
+    severity: npt.NDArray[np.float64] = weights[levels]
+    return severity
 
 
 def _interval(incidents: pd.DataFrame, *, as_of: pd.Timestamp) -> tuple[np.ndarray, np.ndarray]:
     """Start and end of each incident's counted time, clipped to `as_of`, as naive UTC."""
     as_of = utc_moment(as_of)
-    opened = _utc_series(incidents["opened_at"]).clip(upper=as_of)
-    ended = _utc_series(incidents["resolved_at"]).fillna(as_of).clip(upper=as_of)
+    opened = _clipped(_utc_series(incidents["opened_at"]), as_of)
+    ended = _clipped(_utc_series(incidents["resolved_at"]).fillna(as_of), as_of)
     return opened.dt.tz_localize(None).to_numpy(), ended.dt.tz_localize(None).to_numpy()
+
+
+def _clipped(stamps: pd.Series[pd.Timestamp], upper: pd.Timestamp) -> pd.Series[pd.Timestamp]:
+    # pandas-stubs: Series.clip takes no Timestamp bound, though pandas clips datetimes by one
+    clipped: pd.Series[pd.Timestamp] = stamps.clip(upper=upper)  # type: ignore[call-overload]
+    return clipped
 
 
 def _minutes_per_calendar(
@@ -423,7 +431,9 @@ def _text_column(
     Arrow-backed text converts without passing through Python objects; any other dtype
     goes through numpy, letting the frame infer its type as before.
     """
-    array = values.array if rows is None else values.array.take(rows)
+    array: pd.api.extensions.ExtensionArray = (
+        values.array if rows is None else values.array.take(rows)
+    )
     if isinstance(array.dtype, pd.StringDtype):
         return array.astype("str")
     return array.to_numpy()
@@ -432,7 +442,7 @@ def _text_column(
 def _why_unmapped(ci: pd.Series | None, index: pd.Index) -> pd.Series:
     """Why each incident (labelled by `index`, with CI `ci` if the frame has one) is unmapped."""
     ci = pd.Series(pd.NA, index=index) if ci is None else ci
-    ci = ci.astype("string").str.strip().replace("", pd.NA)
+    ci = ci.astype("string").str.strip().replace({"": pd.NA})
     named = "not mapped: no service has the id or alias '" + ci.fillna("") + "'"
     return named.where(ci.notna(), "not mapped: no CI, and no service's match rule fits")
 
@@ -444,14 +454,14 @@ def _explain_pair(node: int, column: int, model: ImpactModel) -> str:
     if column != _NONE:
         return explain(model, service_id, model.exposure.processes[column])
     blocked = [
-        f"{service_id} -> {group} ({note}: its failure alone does not take the group down)"
-        for _, group, note in model.graph.out_edges(service_id, data="note")
-        if note and model.graph.edges[service_id, group]["factor"] == 0.0
+        f"{service_id} -> {group} ({data['note']}: its failure alone does not take the group down)"
+        for _, group, data in model.graph.out_edges(service_id, data=True)
+        if data.get("note") and data["factor"] == 0.0
     ]
     return "; ".join(blocked) or f"{service_id} reaches no business process"
 
 
-def _utc_series(values: pd.Series) -> pd.Series:
+def _utc_series(values: pd.Series) -> pd.Series[pd.Timestamp]:
     stamps = pd.to_datetime(values)
     if getattr(stamps.dt, "tz", None) is None:
         return stamps.dt.tz_localize("UTC")

@@ -21,6 +21,7 @@ and the whole ``trend`` (oldest first). Pure: frames in, a frame out.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -141,7 +142,8 @@ def _timeline_rows(
         ).reindex(columns=range(weeks), fill_value=0.0)
         table = table.fillna(0.0)
         rows.append((kpi, _ALL, table.sum(axis=0).to_numpy()))
-        for process_id, values in table.iterrows():
+        for label, values in table.iterrows():
+            process_id = cast(str, label)  # pandas-stubs types row labels as Hashable
             rows.append((kpi, names.get(process_id, process_id), values.to_numpy()))
     return rows
 

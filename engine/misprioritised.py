@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import networkx as nx
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -262,7 +263,8 @@ def _given_pair_rows(pair_ids: pd.Series, incident_ids: pd.Series) -> np.ndarray
         repeated = incident_ids[incident_ids.duplicated()].astype(str).unique().tolist()[:5]
         raise InvalidIncidentsError(f"incident_id must be unique, repeated: {repeated}")
     rows = pc.fill_null(pc.index_in(_arrow_text(pair_ids), value_set=ids), _NONE)
-    return rows.to_numpy().astype(np.int64)
+    positions: npt.NDArray[np.int64] = rows.to_numpy().astype(np.int64)
+    return positions
 
 
 def _arrow_text(values: pd.Series) -> pa.Array:

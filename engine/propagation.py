@@ -11,10 +11,14 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 import numpy as np
+import numpy.typing as npt
 
 __all__ = ["NO_HOP", "Edges", "Groups", "SparseRows", "Walk", "concatenated_ranges"]
 
 NO_HOP = -1
+
+# Sparse entries as parallel arrays: (owner row, column, value, next hop).
+_Entries = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 class SparseRows:
@@ -72,7 +76,7 @@ class SparseRows:
                 )
             )
 
-    def _seeds(self, level: np.ndarray):
+    def _seeds(self, level: np.ndarray) -> _Entries:
         chosen = np.isin(self.seed_rows, level)
         rows = self.seed_rows[chosen]
         return (
@@ -82,7 +86,7 @@ class SparseRows:
             np.full(rows.size, NO_HOP, dtype=np.int64),
         )
 
-    def _best(self, candidates):
+    def _best(self, candidates: _Entries) -> _Entries:
         """Per (owner, column), the largest value; the earliest candidate on ties."""
         owner, column, value, hop = candidates
         key = owner * self.width + column
@@ -92,7 +96,9 @@ class SparseRows:
         keep = first[value[first] > 0.0]
         return owner[keep], column[keep], value[keep], hop[keep]
 
-    def _write(self, owner, column, value, hop) -> None:
+    def _write(
+        self, owner: np.ndarray, column: np.ndarray, value: np.ndarray, hop: np.ndarray
+    ) -> None:
         """Store rows for the owners (entries grouped by owner, as `_best` returns them)."""
         if owner.size == 0:
             return
@@ -142,7 +148,7 @@ class Edges:
     factor: np.ndarray
 
     @classmethod
-    def of(cls, graph: nx.DiGraph, position: dict[str, int]) -> Edges:
+    def of(cls, graph: nx.DiGraph[str], position: dict[str, int]) -> Edges:
         kept = [
             (position[source], position[target], float(data.get("factor", 1.0)))
             for source, target, data in graph.edges(data=True)
@@ -181,7 +187,7 @@ class Groups:
     member_groups: np.ndarray  # member_groups[member_start[c] : member_start[c + 1]]
 
     @classmethod
-    def of(cls, graph: nx.DiGraph, position: dict[str, int]) -> Groups:
+    def of(cls, graph: nx.DiGraph[str], position: dict[str, int]) -> Groups:
         found = [
             (node, tuple(data["members"]), int(data["min_up"]))
             for node, data in graph.nodes(data=True)
@@ -272,14 +278,14 @@ class Walk:
 
     def _take_best(
         self, rows: np.ndarray, counts: np.ndarray, targets: np.ndarray, factors: np.ndarray
-    ) -> bool:
+    ) -> np.ndarray:
         """Rows get the best of their candidates; `counts[i]` consecutive ones per row."""
         if rows.size == 0:
             return np.empty(0, dtype=np.int64)
         width = self.values.shape[1]
         ends = np.cumsum(counts)
         per_batch = max(1, _BATCH_CELLS // width)
-        improved_rows = []
+        improved_rows: list[np.ndarray] = []
         first = 0
         while first < len(rows):
             # whole rows per batch, about `per_batch` candidate edges each
@@ -300,7 +306,7 @@ class Walk:
         candidates = factors[:, None] * self.values[targets]
         segment_starts = np.cumsum(counts) - counts
         best = np.maximum.reduceat(candidates, segment_starts, axis=0)
-        improved = best > self.values[rows]
+        improved: npt.NDArray[np.bool_] = best > self.values[rows]
         if not improved.any():
             return np.empty(0, dtype=np.int64)
         # the first candidate reaching the best value gives the next hop
@@ -312,7 +318,9 @@ class Walk:
         self.next_hop[rows] = np.where(improved, winner_target, self.next_hop[rows])
         return rows[improved.any(axis=1)]
 
-    def groups_taken_down_sparse(self, owner, column, value, hop):
+    def groups_taken_down_sparse(
+        self, owner: np.ndarray, column: np.ndarray, value: np.ndarray, hop: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """(taker, group row, factor) for each node that takes a group down, or None.
 
         The entries are sparse rows (as `SparseRows._best` returns them); a taker's
@@ -344,7 +352,9 @@ class Walk:
         self._note_group_steps(taker, group_index, factor)
         return taker, groups.rows[group_index], factor
 
-    def _note_group_steps(self, rows, group_index, factor) -> None:
+    def _note_group_steps(
+        self, rows: np.ndarray, group_index: np.ndarray, factor: np.ndarray
+    ) -> None:
         for row, index, value in zip(
             rows.tolist(), group_index.tolist(), factor.tolist(), strict=True
         ):
@@ -390,4 +400,5 @@ def concatenated_ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     if counts.sum() == 0:
         return np.empty(0, dtype=np.int64)
     offsets = np.repeat(starts - (np.cumsum(counts) - counts), counts)
-    return np.arange(int(counts.sum())) + offsets
+    ranges: np.ndarray = np.arange(int(counts.sum())) + offsets
+    return ranges

@@ -17,15 +17,21 @@ Pure and vectorised: arrays in, arrays out.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 # Upper tails are summed until their terms stop mattering; this bounds the loop for
 # absurd inputs (a count millions above its mean has a tail of 0 to double precision).
 _MAX_UPPER_TERMS = 100_000
 
 __all__ = ["GammaPrior", "fit_gamma_prior", "negative_binomial_tail", "poisson_tail"]
+
+# ``log_ratio(k, rows)``: ``log P(k + 1) - log P(k)`` for those rows; ``k`` is a number or
+# an array over the rows.
+_LogRatio = Callable[[int | npt.NDArray[np.float64], npt.NDArray[np.intp]], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -80,9 +86,10 @@ def negative_binomial_tail(
     shape = prior.a0 + np.asarray(baseline, dtype=np.float64)
     success = (prior.b0 + weeks) / (prior.b0 + weeks + 1.0)
     log_first = shape * np.log(success)
-    log_step = np.log1p(-success)
+    log_step = float(np.log1p(-success))
 
-    def log_ratio(k, rows: np.ndarray) -> np.ndarray:  # log P(k + 1) - log P(k)
+    # log P(k + 1) - log P(k)
+    def log_ratio(k: int | npt.NDArray[np.float64], rows: npt.NDArray[np.intp]) -> np.ndarray:
         return np.log(shape[rows] + k) - np.log(k + 1.0) + log_step
 
     return _upper_tail(count, log_first, log_ratio)
@@ -102,17 +109,17 @@ def poisson_tail(count: np.ndarray, mean: float | np.ndarray) -> np.ndarray:
     result = np.where(count <= 0, 1.0, 0.0)  # what a mean of 0 gives
     if not positive.any():
         return result
-    log_mean = np.log(np.where(positive, means, 1.0))
+    log_mean: npt.NDArray[np.float64] = np.log(np.where(positive, means, 1.0))
     log_first = -means
 
-    def log_ratio(k, rows: np.ndarray) -> np.ndarray:
+    def log_ratio(k: int | npt.NDArray[np.float64], rows: npt.NDArray[np.intp]) -> np.ndarray:
         return log_mean[rows] - np.log(k + 1.0)
 
     tail = _upper_tail(count, log_first, log_ratio)
     return np.where(positive, tail, result)
 
 
-def _upper_tail(count: np.ndarray, log_first: np.ndarray, log_ratio) -> np.ndarray:
+def _upper_tail(count: np.ndarray, log_first: np.ndarray, log_ratio: _LogRatio) -> np.ndarray:
     """``P(X >= count)`` from ``log P(0)`` and the log ratio of successive terms.
 
     ``log_ratio(k, rows)`` is ``log P(k + 1) - log P(k)`` for those rows (``k`` a number

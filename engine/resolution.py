@@ -11,6 +11,7 @@ the map owner sees the CI to add rather than a guess. Unmapped incidents are kep
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from impactlens.engine.columns import require_columns
 from impactlens.service_map.model import ServiceMap
@@ -118,7 +119,8 @@ def _match_rules(incidents: pd.DataFrame, rows: np.ndarray, service_map: Service
             wanted = {value.strip().lower() for value in allowed}
             hits &= combos[column].isin(wanted).to_numpy()
         combo_services[hits & (combo_services == unmapped)] = index
-    return combo_services[codes]
+    positions: npt.NDArray[np.int64] = combo_services[codes]
+    return positions
 
 
 def _factorize_rows(frame: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:

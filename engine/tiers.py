@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from impactlens.engine.columns import require_columns
 from impactlens.engine.keys import incident_positions
@@ -201,4 +202,5 @@ def _distinct_groups(owner: np.ndarray, groups: np.ndarray, count: int) -> np.nd
 
 
 def _text(ranks: np.ndarray) -> pd.api.extensions.ExtensionArray:
-    return pd.array(_NAMES[ranks], dtype="string")
+    names: npt.NDArray[np.object_] = _NAMES[ranks]
+    return pd.array(names, dtype="string")

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from impactlens.engine.correlation import group_outages, likely_common_causes
 from impactlens.engine.facts import FactRules, IncidentFacts, incident_facts, restored_at
@@ -302,9 +303,10 @@ def review_week(
     )
 
 
-def _opened_in(table: pd.DataFrame, window: ReviewWindow) -> np.ndarray:
+def _opened_in(table: pd.DataFrame, window: ReviewWindow) -> npt.NDArray[np.bool_]:
     bounds = pd.DatetimeIndex([window.start, window.end])
-    return week_of(table["opened_at"], bounds) == 0
+    opened: npt.NDArray[np.bool_] = week_of(table["opened_at"], bounds) == 0
+    return opened
 
 
 def _misprioritised(

@@ -122,7 +122,8 @@ def _week_timeline(review: WeeklyReview) -> pd.DataFrame:
     timelines = review.timelines
     if timelines.empty:
         raise InvalidSettingsError("a what-if needs a week reviewed with a service map")
-    return timelines[timelines["period"] == timelines["period"].max()]
+    last_period: pd.Series[bool] = timelines["period"] == timelines["period"].max()
+    return timelines[last_period]
 
 
 def _active_in_week(incidents: pd.DataFrame, review: WeeklyReview) -> np.ndarray:
@@ -182,8 +183,8 @@ def savings_sentence(diff: pd.DataFrame, change: str) -> str:
         return f"{change} would have changed no business impact"
     total_minutes, total_value = changed["minutes_saved"].sum(), changed["value_saved"].sum()
     saved = total_minutes >= 0
-    top = changed.loc[
-        changed["minutes_saved"].idxmax() if saved else changed["minutes_saved"].idxmin()
+    top = changed.iloc[
+        changed["minutes_saved"].argmax() if saved else changed["minutes_saved"].argmin()
     ]
     verb = "saved" if saved else "added"
     return (

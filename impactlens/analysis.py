@@ -179,8 +179,11 @@ def _opened_after(rows: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "source": rows["source"].astype("string").to_numpy(),
-            "line": pd.array(
-                rows["line"] if "line" in rows.columns else [pd.NA] * len(rows), dtype="Int64"
+            "line": (
+                # pandas-stubs: pd.array takes no Series with dtype "Int64", though pandas does
+                pd.array(rows["line"], dtype="Int64")  # type: ignore[call-overload]
+                if "line" in rows.columns
+                else pd.array([pd.NA] * len(rows), dtype="Int64")
             ),
             "problem": "opened after as_of",
             "reason": ("opened_at " + opened + f" is after as_of {as_of.isoformat()}").to_numpy(),

@@ -16,6 +16,7 @@ import json
 import zlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -251,13 +252,13 @@ def parse_canonical_incidents(
     }
     for name, verb in (("resolved_at", "resolved"), ("closed_at", "closed")):
         stamps = later[name]
-        reject(
-            stamps < opened_at,
-            f"{verb} before opened",
-            lambda rows, stamps=stamps, name=name: (
-                f"{name} " + _iso(stamps[rows]) + " is before opened_at " + _iso(opened_at[rows])
-            ),
-        )
+
+        def before_opened(
+            rows: pd.Index, stamps: pd.Series = stamps, name: str = name
+        ) -> pd.Series:
+            return f"{name} " + _iso(stamps[rows]) + " is before opened_at " + _iso(opened_at[rows])
+
+        reject(stamps < opened_at, f"{verb} before opened", before_opened)
     if as_of is not None:
         as_of = utc_moment(as_of)
         reject(
@@ -446,7 +447,9 @@ def canonical_batch(
     incidents, rejected = parse_canonical_incidents(raw, as_of=as_of)
     count = len(incidents)
 
-    def column(name: str, dtype: str) -> pd.Series | pd.api.extensions.ExtensionArray:
+    def column(
+        name: str, dtype: Literal["Int64", "string"]
+    ) -> pd.Series | pd.api.extensions.ExtensionArray:
         if name in incidents.columns:
             return incidents[name].astype(dtype).array
         return pd.array([pd.NA] * count, dtype=dtype)
@@ -456,7 +459,9 @@ def canonical_batch(
 
     resolved = incidents["resolved_at"]
     restored = resolved.notna() | incidents["closed_at"].notna()
-    state = pd.array(np.where(restored, "resolved", "open"), dtype="string")
+    state: pd.api.extensions.ExtensionArray = pd.array(
+        np.where(restored, "resolved", "open"), dtype="string"
+    )
     if "state" in incidents.columns:
         state = incidents["state"].astype("string").fillna(pd.Series(state)).array
     frame = pd.DataFrame(
@@ -521,14 +526,14 @@ def _canonical_history(
     """Assignment history rows for the batch's incidents, and the history rows rejected."""
     empty_rejects = pd.DataFrame({c: [] for c in REJECTED_COLUMNS})
     if history is None:
-        known = incidents[incidents["assignment_group"].notna()]
+        assigned = incidents[incidents["assignment_group"].notna()]
         return pd.DataFrame(
             {
-                "source": known["source"],
-                "incident_id": known["incident_id"],
-                "at": known["opened_at"],
-                "assignment_group": known["assignment_group"],
-                "support_tier": pd.array([pd.NA] * len(known), dtype="string"),
+                "source": assigned["source"],
+                "incident_id": assigned["incident_id"],
+                "at": assigned["opened_at"],
+                "assignment_group": assigned["assignment_group"],
+                "support_tier": pd.array([pd.NA] * len(assigned), dtype="string"),
             }
         ).reset_index(drop=True), empty_rejects
     require_columns(history, ["incident_id", "at", "assignment_group"], where="history CSV")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from impactlens.ingest.batch import IngestBatch
@@ -89,7 +90,7 @@ def _read_batch(
 
     from impactlens.ingest.read import read_rows
 
-    if format == "csv":
+    if format == "csv" and mapping is not None:
         from impactlens.ingest.mapped_csv import load_mapping, parse_mapped_csv
 
         loaded = load_mapping(mapping)  # the small hand-written file first: it fails fastest
@@ -109,7 +110,7 @@ def _read_batch(
     return ReadBatch(batch, len(raw))
 
 
-def _json_file(path: str | Path, *, what: str) -> object:
+def _json_file(path: str | Path, *, what: str) -> Any:  # any JSON value, as json.loads
     try:
         return json.loads(read_text(path, what=what))
     except json.JSONDecodeError as error:

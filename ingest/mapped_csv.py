@@ -265,14 +265,16 @@ def _read(
     """One canonical column from its source text; unreadable values reject their rows."""
     listed = mapping.values.get(canonical, {})
     if canonical in TIMESTAMP_COLUMNS:
-        stamps, bad = parse_timestamps(
+        stamps, unreadable = parse_timestamps(
             text,
             formats=mapping.date_formats,
             day_first=mapping.day_first,
             timezone=mapping.timezone,
         )
         why = f"is not a date ({describe_formats(mapping.date_formats, mapping.day_first)})"
-        reject_bad_text(problems, bad, problem="bad timestamp", where=header, text=text, why=why)
+        reject_bad_text(
+            problems, unreadable, problem="bad timestamp", where=header, text=text, why=why
+        )
         return stamps
     if canonical == "priority":
         priority, unknown = priority_from_text(text, {str(k): int(v) for k, v in listed.items()})

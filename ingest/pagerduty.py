@@ -297,8 +297,9 @@ def _history(
         and isinstance(entry.get("incident"), Mapping)
         for row in rows_of.get(str(entry["incident"].get("id")), [])
     ]
-    via_policy = field.text("assigned_via").eq("escalation_policy").fillna(False)
-    via_policy = via_policy.to_numpy(dtype=bool)
+    via_policy = (
+        field.text("assigned_via").eq("escalation_policy").fillna(False).to_numpy(dtype=bool)
+    )
     logged = pd.DataFrame(
         {
             "row": pd.Series([row for row, _, _ in picked], dtype=np.int64),
@@ -310,10 +311,17 @@ def _history(
     )
     logged["at"], bad = parse_timestamps(logged["text"])
     unreadable = bad.to_numpy(dtype=bool) | logged["text"].isna().to_numpy(dtype=bool)
+    first_unreadable = logged[unreadable].drop_duplicates("row")
     reasons = {
-        int(r.row): f"log_entries[{r.entry}] ({r.type}) created_at "
-        + ("is missing" if pd.isna(r.text) else f"{excerpt(r.text)} is not an ISO 8601 timestamp")
-        for r in logged[unreadable].drop_duplicates("row").itertuples()
+        int(row): f"log_entries[{entry}] ({kind}) created_at "
+        + ("is missing" if pd.isna(text) else f"{excerpt(text)} is not an ISO 8601 timestamp")
+        for row, entry, kind, text in zip(
+            first_unreadable["row"],
+            first_unreadable["entry"],
+            first_unreadable["type"],
+            first_unreadable["text"],
+            strict=True,
+        )
     }
     mask = np.zeros(len(records), dtype=bool)
     mask[list(reasons)] = True
@@ -321,7 +329,9 @@ def _history(
 
     tier = tier_from_level(logged["level"])  # escalations: the level they state
     trigger = (logged["type"] == "trigger_log_entry").to_numpy(dtype=bool)
-    tier = tier.mask(trigger, pd.Series(np.where(via_policy[logged["row"]], "L1", None)))
+    by_policy = np.full(len(logged), None, dtype=object)  # a trigger routed by policy: L1
+    by_policy[via_policy[logged["row"]]] = "L1"
+    tier = tier.mask(trigger, pd.Series(by_policy))
     tier = tier.mask((logged["type"] == "assign_log_entry").to_numpy(dtype=bool))
     logged["support_tier"] = tier.astype("string")
     logged = logged[~unreadable]

@@ -295,7 +295,8 @@ def _json_array(
     decoder: json.JSONDecoder, text: str, position: int
 ) -> tuple[list[Any], list[int], int]:
     """Values of the array at `position`, their start offsets, and the offset after it."""
-    values, starts = [], []
+    values: list[Any] = []
+    starts: list[int] = []
     position = _skip_space(text, position + 1)
     if text.startswith("]", position):
         return values, starts, position + 1

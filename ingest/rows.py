@@ -10,8 +10,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -97,11 +97,12 @@ class RowProblems:
     @property
     def ok(self) -> np.ndarray:
         """True for each row with no problem so far."""
-        return np.equal(self.problem, None)
+        # numpy's stubs take no None operand; on an object array it compares elementwise.
+        return np.equal(self.problem, None)  # type: ignore[call-overload]
 
     def add(
         self,
-        mask: pd.Series | np.ndarray,
+        mask: pd.Series | np.ndarray | Sequence[bool],
         problem: str,
         message: Message,
         *,
@@ -183,14 +184,20 @@ def reject_before_opened(
     label = {column: (names or {}).get(column, column) for column in ("opened_at", *later)}
     at = np.arange(len(opened)) if rows is None else np.asarray(rows)
     for column, stamps in later.items():
-        problems.add(
-            stamps.iloc[at].array < opened.iloc[at].array,
-            f"{column.removesuffix('_at')} before opened",
-            lambda found, stamps=stamps, column=column: [
+
+        def before_opened(
+            found: np.ndarray, stamps: pd.Series = stamps, column: str = column
+        ) -> list[str]:
+            return [
                 f"{label[column]} {iso_moment(stamps.iloc[i])} is before {label['opened_at']} "
                 f"{iso_moment(opened.iloc[i])}"
                 for i in found
-            ],
+            ]
+
+        problems.add(
+            stamps.iloc[at].array < opened.iloc[at].array,
+            f"{column.removesuffix('_at')} before opened",
+            before_opened,
             rows=at,
         )
 
@@ -361,7 +368,7 @@ def history_frame(
     """
     rows = len(incident_id)
 
-    def column(values: Any, dtype: str) -> pd.Series:
+    def column(values: Any, dtype: Literal["string", "datetime64[us, UTC]"]) -> pd.Series:
         if values is None:
             return pd.Series(pd.NA, index=range(rows), dtype=dtype)
         return pd.Series(values).reset_index(drop=True).astype(dtype)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
@@ -85,7 +85,7 @@ TEXT_FIELDS = {
 STATES = {"1": "New", "2": "In Progress", "3": "On Hold", "6": "Resolved", "7": "Closed", "8": "Canceled"}  # fmt: skip
 PRIORITY_LABELS = {"critical": 1, "high": 2, "moderate": 3, "low": 4, "planning": 5}
 LEVEL_LABELS = {"high": 1, "medium": 2, "low": 3}  # impact and urgency
-UTC = "datetime64[us, UTC]"
+UTC: Final = "datetime64[us, UTC]"
 
 
 def parse_servicenow(
@@ -384,14 +384,13 @@ def _incident_fields(frame: pd.DataFrame, problems: RowProblems) -> dict[str, pd
         text = missing_as_na(frame[field])
         values = _numbers(text, labels)
         what = "a number (or High, Medium, Low)" if labels else "a whole number"
-        problems.add(
-            text.notna() & values.isna(),
-            "bad number",
-            lambda at, field=field, text=text, what=what: (
-                f"{field} " + _quoted(text, at) + f" is not {what}"
-            ),
-            rows=rows,
-        )
+
+        def not_a_number(
+            at: np.ndarray, field: str = field, text: pd.Series = text, what: str = what
+        ) -> pd.Series:
+            return f"{field} " + _quoted(text, at) + f" is not {what}"
+
+        problems.add(text.notna() & values.isna(), "bad number", not_a_number, rows=rows)
         fields[field] = values
     return fields
 
@@ -425,15 +424,15 @@ def _moments_of(
             continue
         text = frame[field]
         moments[name], bad = parse_timestamps(text, formats=formats, timezone=timezone)
-        problems.add(
-            bad,
-            "bad timestamp",
-            lambda rows, field=field, text=text: [
+
+        def not_a_date(rows: np.ndarray, field: str = field, text: pd.Series = text) -> list[str]:
+            return [
                 f"{field} {excerpt(value)} is not a date"
                 + ("" if re.match(r"\d{4}-", value) else f" ({order})")
                 for value in missing_as_na(text.iloc[rows])
-            ],
-        )
+            ]
+
+        problems.add(bad, "bad timestamp", not_a_date)
     return moments
 
 

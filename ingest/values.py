@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from typing import Final
 
 import numpy as np
 import pandas as pd
@@ -59,7 +60,7 @@ TEXT_COLUMNS = tuple(
     for column in INCIDENT_COLUMNS
     if column not in (*TIMESTAMP_COLUMNS, "priority", *INTEGER_COLUMNS)
 )
-UTC = "datetime64[us, UTC]"
+UTC: Final = "datetime64[us, UTC]"
 LINE_OFFSET = 2  # without a ``line`` index, data row 0 is line 2 of a file, after its header
 
 # Tried in order when `parse_timestamps` is told the day comes first (or last) but given

@@ -258,8 +258,9 @@ def _weights(
     merged = dict(defaults)
     if value is None:
         return MappingProxyType(merged)
-    record = check.mapping(value, place)
-    for key, weight in (record or {}).items():
+    # Keys are whatever the file holds (priorities and tiers are numbers), not only text.
+    record: Mapping[Any, Any] = check.mapping(value, place) or {}
+    for key, weight in record.items():
         if key not in defaults:
             keys = ", ".join(str(k) for k in defaults)
             check.add(f"{place}.{_step(key)}", f"unknown key (expected one of: {keys})")
@@ -440,7 +441,8 @@ def _check_unique_ids(
     check: _Checker,
 ) -> None:
     seen: dict[str, str] = {}
-    for place, item in [*processes, *services]:
+    items: list[tuple[str, BusinessProcess | Service]] = [*processes, *services]
+    for place, item in items:
         if item.id in seen:
             check.add(f"{place}.id", f"{excerpt(item.id)} is already used by {seen[item.id]}")
         else:

@@ -23,7 +23,7 @@ def member_passes_impact(members: int, min_up: int) -> bool:
     return members - 1 < min_up
 
 
-def impact_graph(service_map: ServiceMap) -> nx.DiGraph:
+def impact_graph(service_map: ServiceMap) -> nx.DiGraph[str]:
     """Build the impact graph of a validated map.
 
     Nodes carry ``kind`` (``service``, ``redundancy_group`` or ``process``) and ``name``;
@@ -42,7 +42,7 @@ def impact_graph(service_map: ServiceMap) -> nx.DiGraph:
     >>> sorted(impact_graph(m).edges(data="factor"))
     [('db', 'web', 0.5), ('web', 'sales', 1.0)]
     """
-    graph = nx.DiGraph()
+    graph: nx.DiGraph[str] = nx.DiGraph()
     for process in service_map.processes:
         graph.add_node(
             process.id,

@@ -11,13 +11,14 @@ pays for the whole expansion: minutes, gigabytes of memory, gigabytes of error t
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 from impactlens.service_map.build import build_service_map
 from impactlens.service_map.model import ServiceMap
 from yaml.composer import ComposerError
 from yaml.constructor import ConstructorError
+from yaml.events import NodeEvent
 from yaml.nodes import MappingNode, Node, SequenceNode
 
 from impactlens.errors import (
@@ -104,10 +105,17 @@ def _size(count: int) -> str:
     return f"{count:,} bytes"
 
 
+class _Mark(Protocol):
+    """A place in the text: PyYAML's mark, from its Python parser or its C one."""
+
+    line: int
+    column: int
+
+
 class _YamlRefused(Exception):
     """A document refused for what it would cost to read, at a place in the text."""
 
-    def __init__(self, message: str, mark: yaml.Mark | None) -> None:
+    def __init__(self, message: str, mark: _Mark | None) -> None:
         super().__init__(message)
         self.mark = mark
 
@@ -129,9 +137,15 @@ class _BoundedLoader(yaml.SafeLoader):
         self.open_anchors: set[str] = set()
         self.expanded: dict[int, int] = {}  # id(node) -> nodes it stands for, aliases expanded
 
+    def _next_event(self) -> NodeEvent:
+        """The node event ``compose_node`` is about to compose (not consumed)."""
+        # types-PyYAML leaves Parser.peek_event unannotated.
+        event: NodeEvent = self.peek_event()  # type: ignore[no-untyped-call]
+        return event
+
     def compose_node(self, parent: Node | None, index: Any) -> Node | None:
         if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
+            event = self._next_event()
             target = self.anchors.get(event.anchor)
             if event.anchor in self.open_anchors:
                 raise _YamlRefused(
@@ -149,7 +163,7 @@ class _BoundedLoader(yaml.SafeLoader):
                     )
             return super().compose_node(parent, index)
         self.composed_nodes += 1
-        anchor = self.peek_event().anchor
+        anchor = self._next_event().anchor
         if anchor is None:
             return super().compose_node(parent, index)
         self.open_anchors.add(anchor)
@@ -271,7 +285,7 @@ def parse_yaml(
         loader.dispose()
 
 
-def _place(mark: yaml.Mark | None) -> str:
+def _place(mark: _Mark | None) -> str:
     return f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
 
 

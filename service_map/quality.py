@@ -49,7 +49,7 @@ class QualityReport:
         return lines
 
 
-def quality_report(service_map: ServiceMap, graph: nx.DiGraph) -> QualityReport:
+def quality_report(service_map: ServiceMap, graph: nx.DiGraph[str]) -> QualityReport:
     """Report cycles, services serving no process, unserved processes and one-member groups.
 
     `graph` is `impact_graph(service_map)`. Reachability here ignores edge factors: a
@@ -97,7 +97,7 @@ def quality_report(service_map: ServiceMap, graph: nx.DiGraph) -> QualityReport:
     )
 
 
-def _cycle_order(graph: nx.DiGraph, component: set[str]) -> list[str]:
+def _cycle_order(graph: nx.DiGraph[str], component: set[str]) -> list[str]:
     """The component's nodes along one of its cycles, starting from the smallest id."""
     start = min(component)
     cycle = nx.find_cycle(graph.subgraph(component), source=start)

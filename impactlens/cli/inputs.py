@@ -94,15 +94,17 @@ FormatOption = Annotated[
 
 def parse_as_of(text: str | None) -> pd.Timestamp:
     """``--as-of`` as a UTC moment; now (to the second) when not given."""
+    from pandas.api.typing import NaTType
+
     from impactlens.moments import utc_moment
 
     if text is None:
         return pd.Timestamp.now(tz="UTC").floor("s")
     try:
-        moment = utc_moment(text)
+        moment: pd.Timestamp | NaTType = utc_moment(text)  # NaT for text such as "nat"
     except ValueError:
         moment = pd.NaT
-    if moment is pd.NaT:
+    if isinstance(moment, NaTType):
         raise InputFileError(
             f"--as-of {text!r} is not an ISO 8601 moment (for example 2026-11-23T00:00:00Z)"
         )

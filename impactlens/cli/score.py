@@ -122,10 +122,10 @@ def _print_summary(
         f"weighted business minutes lost: {scores['impact_score'].sum():,.1f}."
     )
     if len(rejected):
-        top = rejected["problem"].value_counts().head(5)
+        most_rejected = rejected["problem"].value_counts().head(5)
         out.print(
             "Rejected rows by problem: "
-            + "; ".join(f"{problem} ({count})" for problem, count in top.items())
+            + "; ".join(f"{problem} ({count})" for problem, count in most_rejected.items())
             + f" (see {out_dir}/rejected.csv)"
         )
     top = scores.nlargest(5, "impact_score")

@@ -78,6 +78,7 @@ def whatif(
         answer = whatif_map(review, build_impact_model(load_service_map(new_map)))
         change = f"the map {new_map}"
     else:
+        assert without_hotspot is not None  # exactly one of the two was given
         answer = whatif_without(review, model, key=without_hotspot)
         change = (
             f"fixing hotspot {without_hotspot} ({answer.incidents} incidents active in the week)"
