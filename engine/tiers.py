@@ -132,7 +132,7 @@ def support_tiers(
     reached_rule[owner[top]] = rule[top]  # repeated positions: the last write wins
 
     groups, _ = pd.factorize(history["assignment_group"].astype("string").str.strip())
-    moved = _distinct_groups(owner[known], groups[known], count) > 1
+    moved = _distinct_groups(owner[known], groups[known], count)
     if "reassignment_count" in incidents.columns:
         counted = pd.to_numeric(incidents["reassignment_count"]).fillna(0).to_numpy()
         moved |= counted > 0
@@ -194,11 +194,18 @@ def _tiers_from_map(service_map: ServiceMap | None) -> dict[str, int]:
 
 
 def _distinct_groups(owner: np.ndarray, groups: np.ndarray, count: int) -> np.ndarray:
-    """How many distinct groups (codes >= 0) each incident position was assigned to."""
+    """Whether each incident position was assigned to more than one group (codes >= 0).
+
+    Two groups or more exactly when the smallest and largest group code differ: two
+    grouped reductions, no sort.
+    """
     keep = groups >= 0
-    pairs = np.unique(owner[keep] * (int(groups.max(initial=0)) + 1) + groups[keep])
-    width = int(groups.max(initial=0)) + 1
-    return np.bincount(pairs // width, minlength=count) if pairs.size else np.zeros(count, int)
+    owner, groups = owner[keep], groups[keep]
+    lowest = np.full(count, np.iinfo(np.int64).max, dtype=np.int64)
+    highest = np.full(count, -1, dtype=np.int64)
+    np.minimum.at(lowest, owner, groups)
+    np.maximum.at(highest, owner, groups)
+    return (highest >= 0) & (lowest != highest)
 
 
 def _text(ranks: np.ndarray) -> pd.api.extensions.ExtensionArray:
