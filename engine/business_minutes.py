@@ -17,6 +17,8 @@ import numpy.typing as npt
 import pandas as pd
 from impactlens.service_map.hours import WeeklyHours
 
+from impactlens.errors import InvalidIncidentsError
+
 __all__ = ["business_minutes", "cumulative_business_minutes"]
 
 _MINUTE = 60 * 1_000_000  # microseconds; the internal unit (exact to 1 us, range +-290,000 y)
@@ -68,7 +70,7 @@ def business_minutes(opened_at: Any, ended_at: Any, hours: WeeklyHours) -> np.nd
     opened = _utc_microseconds(opened_at)
     ended = _utc_microseconds(ended_at)
     if opened.shape != ended.shape:
-        raise ValueError(
+        raise InvalidIncidentsError(
             f"opened_at and ended_at differ in length ({opened.size} and {ended.size})"
         )
     if opened.size == 0:

@@ -32,6 +32,8 @@ from impactlens.engine.intervals import MINUTE, counted_interval, max_over_range
 from impactlens.engine.propagation import concatenated_ranges
 from impactlens.engine.rates import poisson_tail
 
+from impactlens.errors import InvalidSettingsError
+
 __all__ = [
     "COMMON_CAUSE_COLUMNS",
     "GROUP_OUTAGE_COLUMNS",
@@ -278,7 +280,7 @@ def likely_common_causes(
     """
     require_columns(incidents, SCORING_INPUT_COLUMNS, where="likely_common_causes")
     if hops < 0:
-        raise ValueError(f"hops must be 0 or more, got {hops}")
+        raise InvalidSettingsError(f"hops must be 0 or more, got {hops}")
     exposure = model.exposure
     nodes = _node_rows(incidents["service_id"], exposure)
     start, end = counted_interval(incidents, as_of=as_of)

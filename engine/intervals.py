@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 from impactlens.engine.impact import _interval
 
+from impactlens.errors import InvalidSettingsError
+
 __all__ = [
     "CHUNK",
     "MINUTE",
@@ -62,7 +64,7 @@ def bounds_index(bounds: Any) -> pd.DatetimeIndex:
     if index.tz is None:
         index = index.tz_localize("UTC")
     if index.hasnans or (index.size > 1 and not (np.diff(index.as_unit("us").asi8) > 0).all()):
-        raise ValueError("bounds must be period boundaries in strictly increasing order")
+        raise InvalidSettingsError("bounds must be period boundaries in strictly increasing order")
     return index
 
 

@@ -205,7 +205,8 @@ def _distinct_groups(owner: np.ndarray, groups: np.ndarray, count: int) -> np.nd
     highest = np.full(count, -1, dtype=np.int64)
     np.minimum.at(lowest, owner, groups)
     np.maximum.at(highest, owner, groups)
-    return (highest >= 0) & (lowest != highest)
+    moved: np.ndarray = (highest >= 0) & (lowest != highest)
+    return moved
 
 
 def _text(ranks: np.ndarray) -> pd.api.extensions.ExtensionArray:

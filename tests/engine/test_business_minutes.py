@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 from impactlens.engine.business_minutes import business_minutes, cumulative_business_minutes
 from impactlens.service_map.hours import WeeklyHours, weekly_hours
 
+from impactlens.errors import InvalidIncidentsError
+
 OFFICE_UTC = weekly_hours("mon-fri 09:00-17:00", "UTC")
 
 
@@ -167,7 +169,7 @@ def test_empty_input() -> None:
 
 
 def test_lengths_must_match() -> None:
-    with pytest.raises(ValueError, match="differ in length"):
+    with pytest.raises(InvalidIncidentsError, match="differ in length"):
         business_minutes(utc("2026-11-18 10:00"), utc(), OFFICE_UTC)
 
 

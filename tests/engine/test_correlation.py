@@ -36,7 +36,7 @@ from impactlens.ingest.canonical import parse_canonical_incidents, read_canonica
 from impactlens.service_map.build import build_service_map
 from impactlens.service_map.load import load_service_map
 
-from impactlens.errors import MissingColumnsError
+from impactlens.errors import InvalidSettingsError, MissingColumnsError
 
 AS_OF = pd.Timestamp("2026-11-20T00:00:00Z")
 WEEK = pd.DatetimeIndex(["2026-11-02T00:00:00Z", "2026-11-09T00:00:00Z"])
@@ -290,7 +290,7 @@ def test_no_incidents_still_gives_a_row_per_process_and_period(make_map, make_in
 def test_bounds_must_increase(make_map, make_incidents):
     model = build_impact_model(make_map())
     bad = pd.DatetimeIndex(["2026-11-09", "2026-11-02"], tz="UTC")
-    with pytest.raises(ValueError, match="strictly increasing"):
+    with pytest.raises(InvalidSettingsError, match="strictly increasing"):
         process_timelines(make_incidents([]), model, as_of=AS_OF, bounds=bad)
 
 
@@ -703,7 +703,7 @@ def test_a_member_reaches_the_groups_consumers_through_the_group(make_map, make_
 
 
 def test_negative_hops_are_refused(make_map, make_incidents):
-    with pytest.raises(ValueError, match="hops"):
+    with pytest.raises(InvalidSettingsError, match="hops"):
         causes(make_incidents([]), make_map(), hops=-1)
 
 
