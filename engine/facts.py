@@ -20,8 +20,7 @@ columns; none derives them again. Pure.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -34,7 +33,7 @@ from impactlens.engine.impact import (
 )
 from impactlens.engine.repeats import repeat_flags, repeat_keys
 from impactlens.engine.resolution import resolve_services
-from impactlens.engine.tiers import DEFAULT_TIER_PATTERNS, support_tiers
+from impactlens.engine.tiers import DEFAULT_TIER_PATTERNS, TierPattern, support_tiers
 
 __all__ = ["FACT_COLUMNS", "FactRules", "IncidentFacts", "incident_facts", "restored_at"]
 
@@ -54,12 +53,12 @@ class FactRules:
     """The product's rules for facts that are a matter of policy.
 
     ``repeat_days``: an incident opened this many days or fewer after another with the
-    same repeat key is a repeat. ``tier_patterns``: support tier -> regular expression
-    on assignment group names (`engine.tiers`).
+    same repeat key is a repeat. ``tier_patterns``: the ordered (tier, regular
+    expression) rules on assignment group names (`engine.tiers`).
     """
 
     repeat_days: float = 14.0
-    tier_patterns: Mapping[str, str] = field(default_factory=lambda: DEFAULT_TIER_PATTERNS)
+    tier_patterns: tuple[TierPattern, ...] = DEFAULT_TIER_PATTERNS
 
 
 @dataclass(frozen=True)

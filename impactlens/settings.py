@@ -35,7 +35,7 @@ from pydantic_settings import (
 
 from impactlens.engine.facts import FactRules
 from impactlens.engine.hotspots import KEY_FIELDS, HotspotRules
-from impactlens.engine.tiers import DEFAULT_TIER_PATTERNS, TIERS
+from impactlens.engine.tiers import DEFAULT_TIER_PATTERNS, tier_patterns
 from impactlens.engine.weekly import ReviewSettings
 from impactlens.errors import ImpactlensError
 from impactlens.moments import time_zone
@@ -124,9 +124,10 @@ class Settings(BaseSettings):
     costliest: int = Field(
         default=_DEFAULT_REVIEW.costliest, ge=0, description="Costliest incidents kept."
     )
-    tier_patterns: dict[str, str] = Field(
-        default_factory=lambda: dict(DEFAULT_TIER_PATTERNS),
-        description="Support tier -> regular expression on assignment group names.",
+    tier_patterns: tuple[tuple[str, str], ...] = Field(
+        default=DEFAULT_TIER_PATTERNS,
+        description="Ordered [tier, regular expression] rules on assignment group names; "
+        "the first that matches places the group.",
     )
     currency: str = Field(default="", description="Currency shown beside money (none by default).")
 
@@ -188,23 +189,13 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("tier_patterns")
+    @field_validator("tier_patterns", mode="before")
     @classmethod
-    def _tier_patterns(cls, value: Mapping[str, str]) -> dict[str, str]:
-        import re
-
-        patterns = {}
-        for tier, pattern in value.items():
-            if tier.upper() not in TIERS:
-                raise ValueError(f"{tier!r} is not a support tier ({', '.join(TIERS)})")
-            try:
-                re.compile(pattern)
-            except re.error as error:
-                raise ValueError(
-                    f"{tier}: {pattern!r} is not a regular expression ({error})"
-                ) from None
-            patterns[tier.upper()] = pattern
-        return patterns
+    def _tier_patterns(cls, value: Any) -> tuple[tuple[str, str], ...]:
+        try:
+            return tier_patterns(value)
+        except ImpactlensError as error:
+            raise ValueError(str(error)) from None
 
     @model_validator(mode="after")
     def _default_database_url(self) -> Settings:

@@ -14,13 +14,13 @@ here, the report says how that map would place and tier these incidents.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
 from impactlens.engine.resolution import resolve_services
-from impactlens.engine.tiers import DEFAULT_TIER_PATTERNS, support_tiers
+from impactlens.engine.tiers import DEFAULT_TIER_PATTERNS, TierPattern, support_tiers
 from impactlens.ingest.formats import ReadBatch, read_batch
 from impactlens.ingest.plausibility import reject_implausible
 from impactlens.service_map.model import ServiceMap
@@ -103,7 +103,7 @@ def ingest(
     log_entries: str | Path | None = None,
     timezone: str = "UTC",
     service_map: ServiceMap | None = None,
-    tier_patterns: Mapping[str, str] = DEFAULT_TIER_PATTERNS,
+    tier_patterns: Sequence[TierPattern] = DEFAULT_TIER_PATTERNS,
     now: pd.Timestamp | None = None,
     on_progress: Progress | None = None,
 ) -> IngestReport:
@@ -143,7 +143,7 @@ def ingest_batch(
     source_file: str,
     format: str,
     service_map: ServiceMap | None = None,
-    tier_patterns: Mapping[str, str] = DEFAULT_TIER_PATTERNS,
+    tier_patterns: Sequence[TierPattern] = DEFAULT_TIER_PATTERNS,
     on_progress: Progress | None = None,
 ) -> IngestReport:
     """Store an already read batch (see `ingest`); `source_file` names where it came from."""

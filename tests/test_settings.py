@@ -31,7 +31,7 @@ def test_the_defaults_are_the_engines_own():
     review = get_settings().review_settings()
     assert review == ReviewSettings()
     assert review.hotspots == HotspotRules()
-    assert review.facts.tier_patterns == dict(DEFAULT_TIER_PATTERNS)
+    assert review.facts.tier_patterns == DEFAULT_TIER_PATTERNS
 
 
 def test_a_file_the_environment_and_options_in_that_order(tmp_path, monkeypatch):
@@ -89,9 +89,9 @@ def test_a_bad_variable_is_named_as_the_variable(monkeypatch):
 
 def test_bad_tier_patterns_and_a_broken_file(tmp_path):
     with pytest.raises(SettingsError, match=r"'L4' is not a support tier \(L1, L2, L3\)"):
-        get_settings(tier_patterns={"L4": "x"})
-    with pytest.raises(SettingsError, match="L2: '\\(' is not a regular expression"):
-        get_settings(tier_patterns={"L2": "("})
+        get_settings(tier_patterns=[["L4", "x"]])
+    with pytest.raises(SettingsError, match="'\\(' is not a regular expression"):
+        get_settings(tier_patterns=[["L2", "("]])
     (tmp_path / "impactlens.toml").write_text("timezone = \n")
     with pytest.raises(SettingsError, match=r"settings file impactlens\.toml: "):
         get_settings()

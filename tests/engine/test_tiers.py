@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from impactlens.engine.tiers import support_tiers
+from impactlens.engine.tiers import support_tiers, tier_patterns
 from impactlens.ingest.batch import IngestBatch, empty_batch
 from impactlens.service_map.build import build_service_map
+
+from impactlens.errors import InvalidSettingsError
 
 MAP = build_service_map(
     {
@@ -110,6 +112,18 @@ def test_an_explicit_tier_beats_the_map_and_the_pattern():
         ("Helpdesk", "L1"),
         ("1st line EMEA", "L1"),
         ("Level 2 Network", "L2"),
+        # the forms real exports use: ordinals as a word anywhere, "level", "tier"
+        ("G230 2nd", "L2"),
+        ("V5 3rd", "L3"),
+        ("N15 1st", "L1"),
+        ("Apps 3rd level", "L3"),
+        ("Third Line Storage", "L3"),
+        ("level-3 DBA", "L3"),
+        ("tier-2 network", "L2"),
+        # a name that carries two tiers takes the higher: never read "L1 2nd" as L1
+        ("L1 2nd", "L2"),
+        ("Service Desk 2nd", "L2"),
+        ("2nd line to 3rd line", "L3"),
     ],
 )
 def test_group_name_patterns(group, tier):
@@ -117,7 +131,9 @@ def test_group_name_patterns(group, tier):
     assert (found["A"], rules["A"]) == (tier, "group name")
 
 
-@pytest.mark.parametrize("group", ["Network Ops", "L2TP VPN team", "Tier3x"])
+@pytest.mark.parametrize(
+    "group", ["Network Ops", "L2TP VPN team", "Tier3x", "Third party vendors", "2ndary"]
+)
 def test_names_that_only_look_like_tiers_do_not_match(group):
     found, rules, _ = tiers(batch_of({"A": [(group, None)]}))
     assert (found["A"], rules["A"]) == ("L1", "reassignment")
@@ -151,3 +167,72 @@ def test_the_input_batch_is_not_changed():
     support_tiers(batch.incidents, batch.history, service_map=MAP)
     pd.testing.assert_frame_equal(batch.incidents, before[0])
     pd.testing.assert_frame_equal(batch.history, before[1])
+
+
+def test_own_patterns_replace_the_built_in_ones_first_match_wins():
+    own = tier_patterns([["L3", "(?i)dev$"], {"tier": "l2", "pattern": "(?i)ops"}])
+    found, rules, _ = tiers(
+        batch_of(
+            {
+                "A": [("Payments Ops", None)],
+                "B": [("Payments Dev", None)],
+                "C": [("Service Desk", None)],
+                "D": [("DevOps", None)],
+            }
+        ),  # fmt: skip
+        patterns=own,
+    )
+    # C: the built-in "service desk" rule is gone; D: "dev$" misses, "ops" matches
+    assert found == {"A": "L2", "B": "L3", "C": "L1", "D": "L2"}
+    assert rules == {"A": "group name", "B": "group name", "C": "reassignment",
+                     "D": "group name"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("patterns", "message"),
+    [
+        ({"L2": "x"}, "must be a list of \\[tier, pattern\\] pairs"),
+        ([["L4", "x"]], "tier pattern \\[0\\]: 'L4' is not a support tier"),
+        ([["L2", "("]], "tier pattern \\[0\\]: '\\(' is not a regular expression"),
+        ([["L2"]], "tier pattern \\[0\\]: expected \\[tier, pattern\\]"),
+    ],
+)
+def test_bad_patterns_are_refused(patterns, message):
+    with pytest.raises(InvalidSettingsError, match=message):
+        tier_patterns(patterns)
+
+
+def test_groups_are_counted_with_the_rule_that_placed_them():
+    result = support_tiers(
+        *(lambda b: (b.incidents, b.history))(
+            batch_of(
+                {
+                    "A": [("Service Desk", None), ("Payments Ops", None)],
+                    "B": [("Service Desk", None), ("Network 2nd", None)],
+                    "C": [("Facilities", None), ("Facilities", None)],
+                    "D": [("Facilities", "L2")],
+                    "E": [("Payments Dev", None)],
+                }
+            )
+        ),
+        service_map=MAP,
+    )
+    groups = result.groups.set_index("group")
+    assert groups.loc["Service Desk", ["tier", "rule", "incidents"]].tolist() == [
+        "L1", "service map", 2,
+    ]  # fmt: skip
+    assert groups.loc["Network 2nd", ["tier", "rule"]].tolist() == ["L2", "group name"]
+    # Facilities: no rule places it, but D's source named its tier
+    assert groups.loc["Facilities", ["tier", "rule", "incidents"]].tolist() == [
+        "L2", "explicit", 2,
+    ]  # fmt: skip
+    assert result.group_rule_counts() == {
+        "explicit": (1, 2),
+        "service map": (3, 4),  # Service Desk (A, B), Payments Ops (A), Payments Dev (E)
+        "group name": (1, 1),
+    }
+    assert result.unplaced_groups() == []
+    plain = support_tiers(
+        *(lambda b: (b.incidents, b.history))(batch_of({"A": [("Ops", None), ("Dev", None)]}))
+    )
+    assert plain.unplaced_groups() == [("Dev", 1), ("Ops", 1)]
