@@ -10,9 +10,10 @@ from a rule of the product is derived here, in one place, from one map version:
   with the rule that decided it (`engine.tiers`);
 - its business **impact** (`engine.impact`) and its impact on each process (the pairs);
 - its **escalation** facts (`engine.escalation`);
-- **time to restore** (``ttr_hours``), **reopened** (reopened at least once) and
-  **repeat** (opened within ``repeat_days`` after another incident with the same
-  repeat key: the service, else the CI, else the category).
+- **time to restore** (``ttr_hours``), **reopened** (reopened at least once: a
+  ``reopen_count`` above 0 or a ``reopened_at``) and **repeat** (opened at most
+  ``repeat_days`` after another incident with the same symptom was restored:
+  `engine.repeats`).
 
 Hotspots, KPIs, mis-prioritised incidents, timelines and what-ifs all read these
 columns; none derives them again. Pure.
@@ -53,11 +54,14 @@ class FactRules:
     """The product's rules for facts that are a matter of policy.
 
     ``repeat_days``: an incident opened this many days or fewer after another with the
-    same repeat key is a repeat. ``tier_patterns``: the ordered (tier, regular
-    expression) rules on assignment group names (`engine.tiers`).
+    same symptom was restored is a repeat; ``repeat_key``: the `engine.keys.KEY_FIELDS` the symptom
+    is made of (empty: the CI, else the service, with category and subcategory).
+    ``tier_patterns``: the ordered (tier, regular expression) rules on assignment group
+    names (`engine.tiers`).
     """
 
     repeat_days: float = 14.0
+    repeat_key: tuple[str, ...] = ()
     tier_patterns: tuple[TierPattern, ...] = DEFAULT_TIER_PATTERNS
 
 
@@ -165,13 +169,13 @@ def _outcomes(incidents: pd.DataFrame, rules: FactRules) -> pd.DataFrame:
     opened = pd.to_datetime(incidents["opened_at"], utc=True)
     restored = pd.to_datetime(incidents["resolved_at"], utc=True)
     hours = (restored - opened).dt.total_seconds() / 3600.0
-    reopen_count = incidents["reopen_count"] if "reopen_count" in incidents.columns else None
-    reopened = (
-        pd.to_numeric(reopen_count).fillna(0).to_numpy() > 0
-        if reopen_count is not None
-        else np.zeros(len(incidents), dtype=bool)
-    )
-    repeat = repeat_flags(repeat_keys(incidents), opened, repeat_days=rules.repeat_days)
+    reopened = np.zeros(len(incidents), dtype=bool)
+    if "reopen_count" in incidents.columns:
+        reopened |= pd.to_numeric(incidents["reopen_count"]).fillna(0).to_numpy() > 0
+    if "reopened_at" in incidents.columns:
+        reopened |= incidents["reopened_at"].notna().to_numpy()
+    keys = repeat_keys(incidents, rules.repeat_key)
+    repeat = repeat_flags(keys, opened, restored, repeat_days=rules.repeat_days)
     return pd.DataFrame(
         {"ttr_hours": hours.to_numpy(dtype=np.float64), "reopened": reopened, "repeat": repeat},
         index=incidents.index,

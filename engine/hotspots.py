@@ -20,9 +20,15 @@ and flags it with the small-count-safe tests of `engine.rates`, on weekly counts
 - **emerging**: at least ``min_escalated`` escalated this week, a gamma-Poisson p-value
   below ``alpha`` against the key's own baseline, and a shrunk rate ratio of at least
   ``min_rate_ratio``;
-- **chronic**: escalated incidents this week, and a *high week* in at least
-  ``chronic_weeks`` of the baseline weeks: ``min_escalated`` or more escalated, with a
-  Poisson p-value below ``alpha`` at the mean weekly count of all keys.
+- **chronic**: escalated incidents this week, and over the whole baseline: the weight of
+  evidence (the key's escalated total against a typical key's over as many weeks,
+  allowing for weeks that vary, `engine.rates.overdispersed_tail`; and its escalations a
+  larger share of its own incidents than the typical share, `engine.rates.binomial_tail`:
+  both below ``alpha``), an effect worth acting on (at least ``min_rate_ratio`` times
+  the typical key's weekly mean), and persistence that tolerates quiet weeks (above the
+  typical key's mean in at least ``chronic_weeks`` of the baseline weeks: 5 of 8 by
+  default, so a key that escalates several times as often as the typical key week after
+  week stays chronic when three of its weeks dipped).
 
 Flagged keys come first, then everything by ``repeat_impact``, escalated count and
 incident count. Every row says why in words (``reasons``), and a flagged one suggests a
@@ -37,31 +43,32 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from impactlens.engine.columns import first_known, require_columns, text_values
+from impactlens.engine.columns import first_known, require_columns
 from impactlens.engine.escalation import assignment_steps
-from impactlens.engine.rates import fit_gamma_prior, negative_binomial_tail, poisson_tail
+from impactlens.engine.keys import NO_VALUE, check_key_fields, joined_key
+from impactlens.engine.rates import (
+    binomial_tail,
+    fit_gamma_prior,
+    negative_binomial_tail,
+    overdispersed_tail,
+    within_key_dispersion,
+)
 from impactlens.engine.weeks import week_of
 
 from impactlens.errors import InvalidSettingsError
+from impactlens.text import counted
 
 __all__ = [
     "HOTSPOT_COLUMNS",
     "HOTSPOT_INPUT_COLUMNS",
-    "KEY_FIELDS",
+    "SORT_ORDERS",
     "HotspotRules",
     "find_hotspots",
     "hotspot_keys",
+    "sort_column",
+    "sort_hotspots",
 ]
 
-# What --group-by accepts, and the incident column each reads.
-KEY_FIELDS: Mapping[str, str] = {
-    "service": "service_id",
-    "ci": "ci",
-    "category": "category",
-    "subcategory": "subcategory",
-    "assignment_group": "assignment_group",
-    "location": "location",
-}
 HOTSPOT_INPUT_COLUMNS = (
     "source", "incident_id", "opened_at", "key", "escalated", "reached_l3", "ping_pong",
     "bounce", "reopened", "repeat", "ttr_hours", "impact_score",
@@ -70,11 +77,11 @@ HOTSPOT_COLUMNS = (
     "rank", "key", "flag", "incidents", "escalated", "reached_l3", "escalation_rate",
     "repeats", "ping_pong", "reopens", "ttr_median_hours", "ttr_p90_hours", "impact_score",
     "repeat_impact", "top_process", "top_process_minutes", "baseline_escalated_per_week",
-    "rate_ratio", "p_value", "high_weeks", "top_handoff", "reasons", "problem_record",
+    "rate_ratio", "p_value", "times_typical", "baseline_share", "typical_share",
+    "chronic_p_value", "weeks_above_typical",
+    "top_handoff", "reasons", "problem_record",
 )  # fmt: skip
 DEFAULT_KEY_COLUMNS = ("service_id", "ci", "category")  # service, else CI, else category
-_NONE = "(none)"
-_SEPARATOR = " / "
 
 
 @dataclass(frozen=True)
@@ -85,7 +92,7 @@ class HotspotRules:
     alpha: float = 0.01
     min_escalated: int = 3
     min_rate_ratio: float = 2.0
-    chronic_weeks: int = 6
+    chronic_weeks: int = 5
 
     def __post_init__(self) -> None:
         if self.baseline_weeks < 1:
@@ -103,7 +110,8 @@ def hotspot_keys(incidents: pd.DataFrame, group_by: Sequence[str] = ()) -> pd.Se
     """The hotspot key of each incident, as text.
 
     With no `group_by`: the service, else the CI, else the category, else ``(none)``.
-    Otherwise the `KEY_FIELDS` named, joined with `` / `` (a missing value is ``(none)``).
+    Otherwise the `engine.keys.KEY_FIELDS` named, joined with `` / `` (a missing value
+    is ``(none)``).
 
     >>> frame = pd.DataFrame({"service_id": ["wms", None, None], "ci": [None, "X1", None],
     ...     "category": ["Apps", "Net", "Net"], "assignment_group": ["A", "B", None]})
@@ -112,21 +120,10 @@ def hotspot_keys(incidents: pd.DataFrame, group_by: Sequence[str] = ()) -> pd.Se
     >>> hotspot_keys(frame, ["category", "assignment_group"]).tolist()
     ['Apps / A', 'Net / B', 'Net / (none)']
     """
-    unknown = [name for name in group_by if name not in KEY_FIELDS]
-    if unknown:
-        raise InvalidSettingsError(
-            f"cannot group hotspots by {', '.join(map(repr, unknown))}: "
-            f"choose from {', '.join(KEY_FIELDS)}"
-        )
+    check_key_fields(group_by, what="group hotspots by")
     if group_by:
-        columns = [KEY_FIELDS[name] for name in group_by]
-        require_columns(incidents, columns, where="hotspot_keys")
-        parts = [text_values(incidents[column]).fillna(_NONE) for column in columns]
-        key = parts[0]
-        for part in parts[1:]:
-            key = key + _SEPARATOR + part
-        return key.rename("key")
-    return first_known(incidents, DEFAULT_KEY_COLUMNS, missing=_NONE).rename("key")
+        return joined_key(incidents, group_by, where="hotspot_keys").rename("key")
+    return first_known(incidents, DEFAULT_KEY_COLUMNS, missing=NO_VALUE).rename("key")
 
 
 def find_hotspots(
@@ -171,12 +168,12 @@ def find_hotspots(
     repeat = incidents["repeat"].to_numpy(dtype=bool)
     week = week_of(incidents["opened_at"], bounds)
     in_range = np.flatnonzero(week >= 0)
-    codes, keys = pd.factorize(incidents["key"].fillna(_NONE).to_numpy()[in_range])
+    codes, keys = pd.factorize(incidents["key"].fillna(NO_VALUE).to_numpy()[in_range])
     escalated = incidents["escalated"].to_numpy(dtype=bool)
-    counts = np.bincount(
-        codes[escalated[in_range]] * weeks + week[in_range][escalated[in_range]],
-        minlength=len(keys) * weeks,
-    ).reshape(len(keys), weeks)
+    cell = codes * weeks + week[in_range]  # (key, week) of each incident in range
+    counts = np.bincount(cell[escalated[in_range]], minlength=len(keys) * weeks)
+    counts = counts.reshape(len(keys), weeks)
+    volume = np.bincount(cell, minlength=len(keys) * weeks).reshape(len(keys), weeks)
 
     window = in_range[week[in_range] == weeks - 1]
     window_codes = codes[week[in_range] == weeks - 1]
@@ -188,7 +185,16 @@ def find_hotspots(
     table["key"] = keys
     table = table.iloc[present].reset_index(drop=True)
     this_week, baseline = counts[present, -1], counts[present, :-1]
-    table = table.assign(**_flags(this_week, baseline, counts[:, :-1], rules))
+    table = table.assign(
+        **_flags(
+            this_week,
+            baseline,
+            counts[:, :-1],
+            rules,
+            baseline_incidents=volume[present, :-1].sum(axis=1),
+            every_baseline_incidents=int(volume[:, :-1].sum()),
+        )
+    )
     table = table.assign(**_top_process(window, window_codes, present, process_minutes))
     table["top_handoff"] = _top_handoffs(incidents, window, window_codes, present, history)
     table = _ranked(table)
@@ -198,6 +204,50 @@ def find_hotspots(
     ]
     table["problem_record"] = [_problem_record(row) for row in table.itertuples(index=False)]
     return table[list(HOTSPOT_COLUMNS)]
+
+
+# What a hotspot table can be sorted by, and the column that orders it (largest first;
+# "rank" is the table's own order: flagged first, then by the impact of escalated repeats).
+SORT_ORDERS: Mapping[str, str] = {
+    "rank": "rank",
+    "impact": "impact_score",
+    "repeat_impact": "repeat_impact",
+    "escalated": "escalated",
+    "reached_l3": "reached_l3",
+    "incidents": "incidents",
+    "repeats": "repeats",
+    "ping_pong": "ping_pong",
+    "reopens": "reopens",
+    "escalation_rate": "escalation_rate",
+    "ttr": "ttr_median_hours",
+}
+
+
+def sort_column(by: str) -> str:
+    """The column `by` (one of `SORT_ORDERS`) sorts by; `InvalidSettingsError` otherwise."""
+    if by not in SORT_ORDERS:
+        raise InvalidSettingsError(
+            f"cannot sort hotspots by {by!r}: choose from {', '.join(SORT_ORDERS)}"
+        )
+    return SORT_ORDERS[by]
+
+
+def sort_hotspots(hotspots: pd.DataFrame, by: str = "rank") -> pd.DataFrame:
+    """`find_hotspots`' table sorted by `by` (`SORT_ORDERS`), largest first, ties in rank
+    order; the ``rank`` column keeps the flagged-first ranking.
+
+    >>> table = pd.DataFrame({"rank": [1, 2, 3], "key": ["a", "b", "c"],
+    ...                       "reached_l3": [0, 5, 5]})
+    >>> sort_hotspots(table, "reached_l3")["key"].tolist()
+    ['b', 'c', 'a']
+    """
+    column = sort_column(by)
+    if column == "rank":
+        return hotspots.sort_values("rank", kind="stable", ignore_index=True)
+    return hotspots.sort_values(
+        [column, "rank"], ascending=[False, True], na_position="last", kind="stable",
+        ignore_index=True,
+    )  # fmt: skip
 
 
 def _window_counts(
@@ -241,9 +291,20 @@ def _window_counts(
 
 
 def _flags(
-    this_week: np.ndarray, baseline: np.ndarray, every_baseline: np.ndarray, rules: HotspotRules
+    this_week: np.ndarray,
+    baseline: np.ndarray,
+    every_baseline: np.ndarray,
+    rules: HotspotRules,
+    *,
+    baseline_incidents: np.ndarray,
+    every_baseline_incidents: int,
 ) -> dict[str, np.ndarray]:
-    """Emerging and chronic flags, with the figures that decided them."""
+    """Emerging and chronic flags, with the figures that decided them.
+
+    `baseline`: escalated per week of the keys shown; `every_baseline`: of every key with
+    incidents in the weeks (the population "typical" is taken from); the incidents
+    counts are the keys' baseline incidents and all keys' together.
+    """
     weeks = rules.baseline_weeks
     prior = fit_gamma_prior(every_baseline.sum(axis=1), weeks)
     before = baseline.sum(axis=1)
@@ -257,11 +318,26 @@ def _flags(
         & (rate_ratio >= rules.min_rate_ratio)
     )
     typical = float(every_baseline.mean()) if every_baseline.size else 0.0
-    high = (baseline >= rules.min_escalated) & (
-        poisson_tail(baseline.ravel(), typical).reshape(baseline.shape) < rules.alpha
+    dispersion = within_key_dispersion(every_baseline)
+    typical_share = (
+        float(every_baseline.sum()) / every_baseline_incidents if every_baseline_incidents else 0.0
     )
-    high_weeks = high.sum(axis=1)
-    chronic = (high_weeks >= rules.chronic_weeks) & (this_week > 0)
+    # Both must hold: far more escalations than a typical key collects, and a larger share
+    # of its own incidents than the typical share (the weaker of the two is reported).
+    chronic_p = np.maximum(
+        overdispersed_tail(before, weeks * typical, dispersion),
+        binomial_tail(before, baseline_incidents, typical_share),
+    )
+    times_typical = (
+        np.divide(before / weeks, typical) if typical > 0 else np.full(before.shape, np.inf)
+    )
+    above = (baseline > typical).sum(axis=1)
+    chronic = (
+        (this_week > 0)
+        & (chronic_p < rules.alpha)
+        & (times_typical >= rules.min_rate_ratio)
+        & (above >= rules.chronic_weeks)
+    )
     flag = np.where(
         chronic & emerging,
         "chronic, emerging",
@@ -272,8 +348,15 @@ def _flags(
         "baseline_escalated_per_week": before / weeks,
         "rate_ratio": rate_ratio,
         "p_value": p_value,
-        "high_weeks": high_weeks,
+        "times_typical": times_typical,
+        "chronic_p_value": chronic_p,
+        "weeks_above_typical": above,
         "typical_per_week": np.full(this_week.shape, typical),
+        "baseline_escalated": before,
+        "baseline_share": np.divide(
+            before, baseline_incidents, out=np.zeros(before.shape), where=baseline_incidents > 0
+        ),
+        "typical_share": np.full(this_week.shape, typical_share),
         "escalated_this_week": this_week,
     }
 
@@ -348,11 +431,13 @@ def _ranked(table: pd.DataFrame) -> pd.DataFrame:
 def _reasons(
     row: Any, rules: HotspotRules, repeat_days: float, process_names: Mapping[str, str]
 ) -> str:
-    parts = [f"{row.escalated} of {row.incidents} incidents reached L2 or L3"]
+    parts = [f"{row.escalated} of {counted(row.incidents, 'incident')} reached L2 or L3"]
     if row.reached_l3:
         parts[0] += f" ({row.reached_l3} reached L3)"
     if row.repeats:
-        parts.append(f"{row.repeats} repeats within {repeat_days:g} days")
+        parts.append(
+            f"{counted(row.repeats, 'repeat')} (back within {counted(repeat_days, 'day')} of a fix)"
+        )
     if row.ping_pong:
         between = (
             row.top_bounce.replace(" <-> ", " and ") if isinstance(row.top_bounce, str) else None
@@ -371,13 +456,16 @@ def _reasons(
     if "emerging" in row.flag:
         parts.append(
             f"emerging: {row.escalated_this_week} escalated this week against "
-            f"{row.baseline_escalated_per_week:.1f} a week in the {weeks} weeks before "
+            f"{row.baseline_escalated_per_week:.1f} a week in the {counted(weeks, 'week')} before "
             f"(rate ratio {row.rate_ratio:.1f}, p = {row.p_value:.2g})"
         )
     if "chronic" in row.flag:
         parts.append(
-            f"chronic: {rules.min_escalated}+ escalated and far above the typical "
-            f"{row.typical_per_week:.1f} a week in {row.high_weeks} of the {weeks} weeks before"
+            f"chronic: {row.baseline_escalated} escalated in the {counted(weeks, 'week')} before "
+            f"({row.baseline_share:.0%} of its incidents, the typical key "
+            f"{row.typical_share:.0%}), {row.times_typical:.1f} times the typical key's "
+            f"{row.typical_per_week:.1f} a week (p = {row.chronic_p_value:.2g}), above it in "
+            f"{row.weeks_above_typical} of those {counted(weeks, 'week')}"
         )
     return "; ".join(parts)
 
@@ -387,7 +475,7 @@ def _problem_record(row: Any) -> str:
         return ""
     text = f"Raise a problem record for {row.key}: {row.flag} L2/L3 escalations"
     if row.repeats:
-        text += f", {row.repeats} repeats this week"
+        text += f", {counted(row.repeats, 'repeat')} this week"
     if isinstance(row.top_handoff, str):
         text += f"; most frequent handoff {row.top_handoff}"
     return text

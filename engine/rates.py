@@ -9,8 +9,15 @@ that 1 incident against 0 is not news while 12 against a usual 1 is:
   over ``B`` weeks: ``Gamma(a0 + y, b0 + B)``. This week's count ``x`` is then
   negative-binomial, and the p-value is ``P(X >= x)``. The shrunk rate ratio
   ``((a0 + x) / (b0 + 1)) / ((a0 + y) / (b0 + B))`` says how much higher.
-- *High week*: is a week's count far above a typical key's week? The p-value is the
-  Poisson tail ``P(X >= count)`` at the mean weekly count of all keys.
+- *Chronic*: is the key's count over the whole baseline far above what a typical key
+  collects in as many weeks, allowing for weeks that vary? A typical key's weekly count
+  has the mean ``m`` of all keys' weeks and, week to week, ``phi`` times the variance a
+  Poisson count would have (`within_key_dispersion`, pooled over the keys' own weeks, so
+  that differences between keys do not inflate it). Its total over ``B`` weeks is then
+  negative binomial with mean ``B m`` and variance ``phi B m``, and the p-value is its
+  upper tail at the key's total (`overdispersed_tail`). And its escalations must be a
+  larger share of its own incidents than the typical share (`binomial_tail`): a busy key
+  that escalates in proportion to its volume has a workload, not an escalation problem.
 
 Pure and vectorised: arrays in, arrays out.
 """
@@ -27,7 +34,15 @@ import numpy.typing as npt
 # absurd inputs (a count millions above its mean has a tail of 0 to double precision).
 _MAX_UPPER_TERMS = 100_000
 
-__all__ = ["GammaPrior", "fit_gamma_prior", "negative_binomial_tail", "poisson_tail"]
+__all__ = [
+    "GammaPrior",
+    "binomial_tail",
+    "fit_gamma_prior",
+    "negative_binomial_tail",
+    "overdispersed_tail",
+    "poisson_tail",
+    "within_key_dispersion",
+]
 
 # ``log_ratio(k, rows)``: ``log P(k + 1) - log P(k)`` for those rows; ``k`` is a number or
 # an array over the rows.
@@ -117,6 +132,76 @@ def poisson_tail(count: np.ndarray, mean: float | np.ndarray) -> np.ndarray:
 
     tail = _upper_tail(count, log_first, log_ratio)
     return np.where(positive, tail, result)
+
+
+def within_key_dispersion(weekly: np.ndarray) -> float:
+    """The pooled index of dispersion of keys' weekly counts around their own means.
+
+    ``sum over keys and weeks of (x - key mean)^2`` over ``sum over keys of (weeks - 1)
+    x key mean``: 1 for Poisson weeks, more when a key's weeks vary more than that; never
+    below 1 (a steadier-than-Poisson week is not evidence of anything), 1 without data.
+
+    >>> within_key_dispersion(np.array([[2, 2, 2, 2], [0, 4, 0, 4]]))  # var 16/3 over 4 x 3
+    1.3333333333333333
+    """
+    counts = np.asarray(weekly, dtype=np.float64)
+    if counts.ndim != 2 or counts.shape[1] < 2:
+        return 1.0
+    means = counts.mean(axis=1, keepdims=True)
+    expected = float(((counts.shape[1] - 1) * means).sum())
+    if expected <= 0:
+        return 1.0
+    return max(1.0, float(((counts - means) ** 2).sum()) / expected)
+
+
+def overdispersed_tail(count: np.ndarray, mean: float, dispersion: float) -> np.ndarray:
+    """``P(X >= count)`` for a count with mean `mean` and variance `dispersion` x `mean`.
+
+    Negative binomial with ``r = mean / (dispersion - 1)`` and success probability
+    ``1 / dispersion``; Poisson when `dispersion` is 1.
+
+    >>> overdispersed_tail(np.array([0, 3, 9]), 3.0, 1.0).round(4)  # Poisson(3)
+    array([1.    , 0.5768, 0.0038])
+    >>> overdispersed_tail(np.array([3, 9]), 3.0, 2.0).round(4)  # NB(r=3, p=1/2)
+    array([0.5   , 0.0327])
+    """
+    count = np.asarray(count, dtype=np.int64)
+    if dispersion <= 1.0 + 1e-12:
+        return poisson_tail(count, mean)
+    if mean <= 0:
+        return np.where(count <= 0, 1.0, 0.0)
+    shape = np.full(count.shape, mean / (dispersion - 1.0))
+    success = 1.0 / dispersion
+    log_first = shape * np.log(success)
+    log_step = float(np.log1p(-success))
+
+    def log_ratio(k: int | npt.NDArray[np.float64], rows: npt.NDArray[np.intp]) -> np.ndarray:
+        return np.log(shape[rows] + k) - np.log(k + 1.0) + log_step
+
+    return _upper_tail(count, log_first, log_ratio)
+
+
+def binomial_tail(count: np.ndarray, trials: np.ndarray, share: float) -> np.ndarray:
+    """``P(X >= count)`` for ``X ~ Binomial(trials, share)`` (one trials per count).
+
+    >>> binomial_tail(np.array([0, 2, 3, 4]), np.array([3, 3, 3, 3]), 0.5).round(4)
+    array([1.   , 0.5  , 0.125, 0.   ])
+    """
+    count = np.asarray(count, dtype=np.int64)
+    trials = np.asarray(trials, dtype=np.float64)
+    if share <= 0 or share >= 1:
+        certain = trials if share >= 1 else np.zeros(trials.shape)
+        return np.where(count <= certain, 1.0, 0.0)
+    log_first = trials * np.log1p(-share)
+    log_odds = float(np.log(share) - np.log1p(-share))
+
+    def log_ratio(k: int | npt.NDArray[np.float64], rows: npt.NDArray[np.intp]) -> np.ndarray:
+        # log 0 past the last trial: the terms end there
+        with np.errstate(divide="ignore"):
+            return np.log(np.maximum(trials[rows] - k, 0.0)) - np.log(k + 1.0) + log_odds
+
+    tail = _upper_tail(count, log_first, log_ratio)
+    return np.where(count > trials, 0.0, np.nan_to_num(tail, nan=0.0))
 
 
 def _upper_tail(count: np.ndarray, log_first: np.ndarray, log_ratio: _LogRatio) -> np.ndarray:

@@ -24,9 +24,9 @@ import numpy.typing as npt
 import pandas as pd
 from impactlens.engine.correlation import group_outages, likely_common_causes
 from impactlens.engine.facts import FactRules, IncidentFacts, incident_facts, restored_at
-from impactlens.engine.hotspots import KEY_FIELDS, HotspotRules, find_hotspots, hotspot_keys
+from impactlens.engine.hotspots import HotspotRules, find_hotspots, hotspot_keys
 from impactlens.engine.impact import ImpactModel
-from impactlens.engine.keys import incident_positions
+from impactlens.engine.keys import check_key_fields, incident_positions
 from impactlens.engine.kpis import kpi_scorecard
 from impactlens.engine.misprioritised import DEFAULT_MIN_GAP, misprioritised
 from impactlens.engine.timelines import process_timelines
@@ -59,12 +59,12 @@ class ReviewSettings:
 
     ``timezone``: the IANA zone whose Monday 00:00 starts each week. ``facts``: the
     rules of repeats and support tiers. ``hotspots``: the hotspot tests.
-    ``group_by``: the hotspot key (`engine.hotspots.KEY_FIELDS`; empty means service,
+    ``group_by``: the hotspot key (`engine.keys.KEY_FIELDS`; empty means service,
     else CI, else category). ``trend_weeks``: weeks of the KPI trend, this one
     included. ``min_gap``: levels by which a priority must understate its impact to be
     flagged. ``costliest``: how many of the costliest incidents to keep.
     ``critical_criticality``: processes of this criticality or more critical make an
-    incident business-critical.
+    incident business-critical. ``currency``: what money is shown in (none by default).
     """
 
     timezone: str = "UTC"
@@ -75,14 +75,10 @@ class ReviewSettings:
     min_gap: int = DEFAULT_MIN_GAP
     costliest: int = 10
     critical_criticality: int = 1
+    currency: str = ""
 
     def __post_init__(self) -> None:
-        unknown = [name for name in self.group_by if name not in KEY_FIELDS]
-        if unknown:
-            raise InvalidSettingsError(
-                f"cannot group hotspots by {', '.join(map(repr, unknown))}: "
-                f"choose from {', '.join(KEY_FIELDS)}"
-            )
+        check_key_fields(self.group_by, what="group hotspots by")
         for name, low in (("trend_weeks", 1), ("min_gap", 1), ("costliest", 0)):
             if getattr(self, name) < low:
                 raise InvalidSettingsError(

@@ -34,7 +34,8 @@ from pydantic_settings import (
 )
 
 from impactlens.engine.facts import FactRules
-from impactlens.engine.hotspots import KEY_FIELDS, HotspotRules
+from impactlens.engine.hotspots import HotspotRules
+from impactlens.engine.keys import check_key_fields
 from impactlens.engine.tiers import DEFAULT_TIER_PATTERNS, tier_patterns
 from impactlens.engine.weekly import ReviewSettings
 from impactlens.errors import ImpactlensError
@@ -129,7 +130,9 @@ class Settings(BaseSettings):
         description="Ordered [tier, regular expression] rules on assignment group names; "
         "the first that matches places the group.",
     )
-    currency: str = Field(default="", description="Currency shown beside money (none by default).")
+    currency: str = Field(
+        default=_DEFAULT_REVIEW.currency, description="Currency shown beside money (none)."
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -181,13 +184,10 @@ class Settings(BaseSettings):
     def _key_fields(cls, value: Any) -> Any:
         if isinstance(value, str):  # "category,assignment_group", as the CLI takes it
             value = tuple(name.strip() for name in value.split(",") if name.strip())
-        unknown = [name for name in value if name not in KEY_FIELDS]
-        if unknown:
-            raise ValueError(
-                f"cannot group hotspots by {', '.join(map(repr, unknown))}: "
-                f"choose from {', '.join(KEY_FIELDS)}"
-            )
-        return value
+        try:
+            return check_key_fields(value, what="group hotspots by")
+        except ImpactlensError as error:
+            raise ValueError(str(error)) from None
 
     @field_validator("tier_patterns", mode="before")
     @classmethod
@@ -221,6 +221,7 @@ class Settings(BaseSettings):
                 trend_weeks=self.trend_weeks,
                 min_gap=self.min_gap,
                 costliest=self.costliest,
+                currency=self.currency,
             )
         except ImpactlensError as error:
             raise SettingsError(f"invalid settings: {error}") from None

@@ -19,9 +19,12 @@ from impactlens.cli.inputs import (
     weekly_review,
 )
 from impactlens.cli.output import check_format, write_table
+from impactlens.text import counted, plural
 
 _TABLE_COLUMNS = ("rank", "key", "flag", "incidents", "escalated", "reached_l3", "repeats",
-                  "ping_pong", "repeat_impact", "reasons")  # fmt: skip
+                  "repeat_impact")  # fmt: skip
+_TABLE_LABELS = {"rank": "#", "escalated": "L2/L3", "reached_l3": "L3",
+                 "repeat_impact": "impact"}  # fmt: skip
 
 
 @app.command("hotspots")
@@ -36,6 +39,15 @@ def hotspots(
         ),
     ] = None,
     top: Annotated[int, typer.Option("--top", help="Show this many keys.", min=1)] = 10,
+    sort: Annotated[
+        str,
+        typer.Option(
+            "--sort",
+            help="Order: rank (flagged first, then the impact of escalated repeats), "
+            "impact, repeat_impact, escalated, reached_l3, incidents, repeats, ping_pong, "
+            "reopens, escalation_rate or ttr (largest first).",
+        ),
+    ] = "rank",
     format: FormatOption = "table",
     baseline_weeks: Annotated[
         int | None,
@@ -69,25 +81,41 @@ def hotspots(
     Example: impactlens hotspots --week 2026-W47 --map fixtures/service_map.yaml
     --incidents fixtures/incidents.csv --history fixtures/assignment_history.csv
     """
+    from impactlens.engine.hotspots import sort_column, sort_hotspots
+
     check_format(format)
+    sort_column(sort)  # a bad --sort is refused before any work
     review, _ = weekly_review(
         map_path=map_path, incidents=incidents, history=history, source=source, week=week,
         as_of=as_of, timezone=timezone, group_by=group_by, baseline_weeks=baseline_weeks,
         repeat_days=repeat_days,
     )  # fmt: skip
-    found = review.hotspots
+    found = sort_hotspots(review.hotspots, sort)
     shown = found.head(top)
     title = f"Hotspots {review.week}"
     if format != "table":
-        write_table(shown, format=format, title=title)
+        write_table(shown, format=format, title=title, currency=review.settings.currency)
         return
     flagged = int((found["flag"] != "").sum()) if len(found) else 0
+    hidden = flagged - int((shown["flag"] != "").sum()) if len(shown) else 0
     out.print(
-        f"Week {review.week} ({review.window.timezone}): {len(found):,} keys with incidents, "
-        f"{flagged} flagged as hotspots; baseline "
-        f"{review.settings.hotspots.baseline_weeks} weeks before."
+        f"Week {review.week} ({review.window.timezone}): "
+        f"{counted(len(found), 'key')} with incidents, {flagged} flagged as "
+        f"{plural(flagged, 'hotspot')}; baseline "
+        f"{counted(review.settings.hotspots.baseline_weeks, 'week')} before."
+        + (
+            f" {counted(hidden, 'flagged key')} not shown: --top {top} shows {top} (sorted "
+            f"by {sort})."
+            if hidden
+            else ""
+        )
     )
     if len(shown):
-        write_table(shown[list(_TABLE_COLUMNS)], format=format, title=title)
-        for row in shown[shown["problem_record"] != ""].itertuples():
-            out.print(f"- {row.problem_record}", soft_wrap=True)
+        # The figures in a narrow table, the words below it: fits an 80-column terminal.
+        table = shown[list(_TABLE_COLUMNS)].rename(columns=_TABLE_LABELS)
+        write_table(table, format=format, title=title, currency=review.settings.currency)
+        for row in shown.itertuples():
+            flag = f" ({row.flag})" if row.flag else ""
+            out.print(f"{row.rank}. {row.key}{flag}: {row.reasons}", markup=False)
+            if row.problem_record:
+                out.print(f"   {row.problem_record}", markup=False)

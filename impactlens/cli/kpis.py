@@ -21,6 +21,22 @@ from impactlens.cli.inputs import (
 from impactlens.cli.output import check_format, write_table
 
 _BARS = "▁▂▃▄▅▆▇█"
+# Short names for the table (CSV and JSON keep the KPI ids).
+_LABELS = {
+    "incidents": "incidents",
+    "business_critical_incidents": "critical incidents",
+    "business_minutes_lost": "minutes lost",
+    "value_at_risk": "value at risk",
+    "ttr_median_hours": "restore h, median",
+    "ttr_p90_hours": "restore h, p90",
+    "escalation_rate_l2": "to L2/L3",
+    "escalation_rate_l3": "to L3",
+    "repeat_rate": "repeats",
+    "ping_pong_rate": "ping-pong",
+    "reopen_rate": "reopened",
+    "open_at_week_end": "open at week end",
+    "opened": "opened",
+}
 
 
 @app.command("kpis")
@@ -45,8 +61,8 @@ def kpis(
 ) -> None:
     """The weekly KPI scorecard: business impact, time to restore, escalation, workload.
 
-    Each KPI has its value for --week, the week before, the change, and the last 8
-    weeks. Business minutes lost and value at risk come from the process timelines, so
+    Each KPI has its value for --week, the change from the week before, and the last 8
+    weeks (the week before itself is in the csv and json output). Business minutes lost and value at risk come from the process timelines, so
     concurrent incidents on one outage count once.
 
     Example: impactlens kpis --week 2026-W47 --map fixtures/service_map.yaml
@@ -59,33 +75,43 @@ def kpis(
     )  # fmt: skip
     scorecard = review.kpis
     if format != "table":
-        write_table(scorecard, format=format, title=f"KPIs {review.week}")
+        write_table(
+            scorecard, format=format, title=f"KPIs {review.week}", currency=review.settings.currency
+        )
         return
     workload = scorecard["kpi"].isin(["open_at_week_end", "opened"])
     shown_groups = scorecard[scorecard["kpi"] == "open_at_week_end"]["subject"].head(groups)
     keep = ~workload | scorecard["subject"].isin(shown_groups)
     table = scorecard[keep].assign(trend=scorecard["trend"][keep].map(_sparkline))
-    rates = table["kpi"].str.contains("_rate")
     for column in ("value", "previous", "change"):
         table[column] = [
-            _shown(value, percent=is_rate, change=column == "change")
-            for value, is_rate in zip(table[column], rates, strict=True)
+            _shown(value, kpi=kpi, change=column == "change", currency=review.settings.currency)
+            for value, kpi in zip(table[column], table["kpi"], strict=True)
         ]
     out.print(
         f"KPI scorecard, week {review.week} ({review.window.timezone}), trend over "
         f"{review.settings.trend_weeks} weeks"
     )
-    write_table(table, format="table", title=f"KPIs {review.week}")
+    # The week before is in the change (and in CSV and JSON): the table fits 80 columns.
+    table = table.assign(kpi=table["kpi"].map(_LABELS).fillna(table["kpi"]))
+    table = table[["kpi", "subject", "value", "change", "trend"]]
+    write_table(
+        table, format="table", title=f"KPIs {review.week}", currency=review.settings.currency
+    )
 
 
-def _shown(value: float, *, percent: bool, change: bool) -> str:
-    """A KPI figure for people: shares as percentages, their changes in points."""
+def _shown(value: float, *, kpi: str, change: bool, currency: str) -> str:
+    """A KPI figure for people: shares as percentages (their changes in points), money
+    with 2 decimals and the currency, minutes and counts whole, hours with 2 decimals."""
     if value != value:  # NaN: no incident to measure that week
         return ""
-    if percent:
+    sign = "+" if change else ""
+    if "_rate" in kpi:
         return f"{value * 100:+.1f} pp" if change else f"{value:.1%}"
-    decimals = 0 if float(value).is_integer() else 2
-    return f"{value:+,.{decimals}f}" if change else f"{value:,.{decimals}f}"
+    if kpi == "value_at_risk":
+        return f"{currency} {value:{sign},.2f}".strip()
+    decimals = 2 if "hours" in kpi else 0
+    return f"{value:{sign},.{decimals}f}"
 
 
 def _sparkline(values: list[float]) -> str:

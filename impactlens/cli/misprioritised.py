@@ -21,8 +21,7 @@ from impactlens.cli.inputs import (
 )
 from impactlens.cli.output import check_format, write_table
 
-_TABLE_COLUMNS = ("incident_id", "service_id", "priority", "suggested_priority", "direction",
-                  "reason")  # fmt: skip
+_TABLE_COLUMNS = ("incident_id", "service_id", "priority", "suggested_priority", "direction")
 
 
 @app.command("misprioritised")
@@ -77,7 +76,7 @@ def misprioritised(
     shown = pd.concat([found[understated].head(top), found[~understated]], ignore_index=True)
     title = f"Mis-prioritised {review.week}"
     if format != "table":
-        write_table(shown, format=format, title=title)
+        write_table(shown, format=format, title=title, currency=review.settings.currency)
         return
     out.print(
         f"Week {review.week} ({review.window.timezone}): {len(review.week_incidents):,} "
@@ -85,4 +84,8 @@ def misprioritised(
         f"impact (the {min(top, int(understated.sum()))} most understated shown), "
         f"{int((~understated).sum())} overstate it."
     )
-    write_table(shown[list(_TABLE_COLUMNS)], format=format, title=title)
+    # The figures in a narrow table, the reasons below it: fits an 80-column terminal.
+    table = shown[list(_TABLE_COLUMNS)].rename(columns={"suggested_priority": "suggested"})
+    write_table(table, format=format, title=title, currency=review.settings.currency)
+    for row in shown.itertuples():
+        out.print(f"{row.incident_id}: {row.reason}", markup=False)

@@ -1,4 +1,15 @@
-"""How commands write tables: a Rich table for people, CSV or JSON for tools."""
+"""How commands write tables: a Rich table for people, CSV or JSON for tools.
+
+Figures are written the way a reader expects them, decided by the column's name:
+
+- money (``value_at_risk``, ``value_saved``, ...) with 2 decimals, and in tables the
+  currency of the settings before it (none by default);
+- minutes (``..._minutes``) as whole minutes in tables;
+- p-values (``..._p_value``) as written in the table, ``1.1e-07``, in CSV too (never ``0.0``);
+- counts as whole numbers (never ``1893.0``), other numbers with up to 4 decimals in CSV;
+- booleans as ``true``/``false`` in CSV;
+- in tables, keys and flags are never cut and long text (reasons) wraps.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +18,7 @@ import math
 from typing import Any
 
 import pandas as pd
+from rich import box
 from rich.table import Table
 
 from impactlens.cli.app import err, out
@@ -15,6 +27,9 @@ from impactlens.errors import InputFileError
 __all__ = ["OUTPUT_FORMATS", "check_format", "print_notes", "write_table"]
 
 OUTPUT_FORMATS = ("table", "csv", "json")
+_MONEY = ("value_at_risk", "value_saved", "value_per_hour")
+_WRAPPED = ("reasons", "reason", "explanation", "problem_record", "short_description", "subject")
+_WHOLE = ("#", "key", "flag", "incident_id", "service_id", "process_id", "direction", "trend")
 
 
 def check_format(format: str) -> None:
@@ -26,16 +41,15 @@ def check_format(format: str) -> None:
 def print_notes(notes: tuple[str, ...] | list[str]) -> None:
     """What a reader must know about the figures, on stderr (stdout stays the table)."""
     for note in notes:
-        err.print(f"note: {note}", soft_wrap=True)
+        err.print(f"note: {note}", soft_wrap=True, markup=False)
 
 
-def write_table(frame: pd.DataFrame, *, format: str, title: str) -> None:
+def write_table(frame: pd.DataFrame, *, format: str, title: str, currency: str = "") -> None:
     """`frame` to stdout as a Rich table, CSV or JSON records."""
     check_format(format)
     if format == "csv":
-        # Plain decimals (no 1.6e+04), lists (KPI trends) as "a|b|c".
-        frame = frame.round(4).apply(_joined_lists)
-        out.file.write(frame.to_csv(index=False))
+        text = frame.apply(lambda column: column.map(lambda v: _csv_cell(v, str(column.name))))
+        out.file.write(text.to_csv(index=False))
         return
     if format == "json":
         records = [
@@ -44,21 +58,55 @@ def write_table(frame: pd.DataFrame, *, format: str, title: str) -> None:
         ]
         out.file.write(json.dumps(records, indent=2) + "\n")
         return
-    table = Table(title=title)
+    table = Table(title=title, box=box.SIMPLE_HEAD)
     for name in frame.columns:
-        table.add_column(str(name).replace("_", " "))
+        label = str(name).replace("_", " ")
+        if name in _WRAPPED:
+            table.add_column(label, overflow="fold", min_width=16, ratio=1)
+        elif name in _WHOLE:
+            table.add_column(label, no_wrap=True, overflow="ignore")
+        elif pd.api.types.is_numeric_dtype(frame[name]):
+            table.add_column(label, justify="right")
+        else:
+            table.add_column(label)
     for row in frame.itertuples(index=False):
-        table.add_row(*(_cell(value) for value in row))
+        table.add_row(
+            *(
+                _cell(value, str(name), currency)
+                for value, name in zip(row, frame.columns, strict=True)
+            )
+        )
     out.print(table)
 
 
-def _joined_lists(column: pd.Series) -> pd.Series:
-    """A column of lists of numbers as ``a|b|c`` text (other columns as they are)."""
-    if not column.map(lambda value: isinstance(value, list)).any():
-        return column
-    return column.map(
-        lambda values: "|".join(f"{value:.4f}".rstrip("0").rstrip(".") for value in values)
-    )
+def is_money(name: str) -> bool:
+    """Whether a column of that name holds money."""
+    return any(part in name for part in _MONEY)
+
+
+def _csv_cell(value: Any, name: str) -> Any:
+    value = _json_value(value)
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):  # KPI trends: a|b|c
+        return "|".join(_number(v, name) for v in value)
+    if isinstance(value, float):
+        return _number(value, name)
+    return value
+
+
+def _number(value: Any, name: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if name.endswith("p_value"):
+        return f"{value:.2g}"
+    if is_money(name):
+        return f"{value:.2f}"
+    if float(value).is_integer():
+        return str(int(value))
+    return f"{value:.4f}".rstrip("0").rstrip(".")
 
 
 def _json_value(value: Any) -> Any:
@@ -73,10 +121,20 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any, name: str, currency: str) -> str:
     value = _json_value(value)
     if value is None:
         return ""
+    if isinstance(value, bool):
+        return "yes" if value else ""
     if isinstance(value, float):
+        if name.endswith("p_value"):
+            return f"{value:.2g}"
+        if is_money(name):
+            return f"{currency} {value:,.2f}".strip()
+        if "minutes" in name or float(value).is_integer():
+            return f"{value:,.0f}"
         return f"{value:,.2f}"
+    if isinstance(value, int):
+        return f"{value:,}" if name not in _WHOLE else str(value)
     return str(value)

@@ -86,4 +86,9 @@ def whatif(
     sentence = savings_sentence(answer.table, change)
     if format == "table":
         out.print(f"Week {review.week} ({review.window.timezone}): {sentence}.")
-    write_table(answer.table, format=format, title=f"What-if {review.week}")
+    write_table(
+        answer.table,
+        format=format,
+        title=f"What-if {review.week}",
+        currency=review.settings.currency,
+    )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -73,17 +74,21 @@ def test_table_names_the_planted_hotspots_with_their_flags(tmp_path, env):
     )
     assert any(CHRONIC in line and "chronic" in line for line in lines)
     assert any(EMERGING in line and "emerging" in line for line in lines)
-    records = [line for line in lines if line.startswith("- Raise a problem record for ")]
+    records = [line for line in lines if line.startswith("   Raise a problem record for ")]
     assert len(records) == 2
     assert records[0].startswith(
-        f"- Raise a problem record for {CHRONIC}: chronic L2/L3 escalations"
+        f"   Raise a problem record for {CHRONIC}: chronic L2/L3 escalations"
     )
     assert records[1].startswith(
-        f"- Raise a problem record for {EMERGING}: emerging L2/L3 escalations"
+        f"   Raise a problem record for {EMERGING}: emerging L2/L3 escalations"
     )
-    # --top 10: ranks 1..10 in the first column, no 11th
-    ranks = [line.split("│")[1].strip() for line in lines if line.startswith("│ ")]
-    assert [rank for rank in ranks if rank] == [str(rank) for rank in range(1, 11)]
+    # --top 10: the table's rows and then each key's reasons, ranks 1..10, no 11th
+    rows = [line.split() for line in lines if re.match(r"^ +\d+ +\S", line)]
+    assert [row[0] for row in rows] == [str(rank) for rank in range(1, 11)]
+    assert rows[0][1:3] == [CHRONIC, "chronic"]
+    reasons = [line for line in lines if re.match(r"^\d+\. ", line)]
+    assert [line.split(".")[0] for line in reasons] == [str(rank) for rank in range(1, 11)]
+    assert reasons[0].startswith(f"1. {CHRONIC} (chronic): 10 of 10 incidents reached L2 or L3")
 
 
 def test_json_has_every_hotspot_column(tmp_path, env):
@@ -168,10 +173,16 @@ def test_group_by_category_and_assignment_group(tmp_path, env):
         (("--week", "2026-W60"), "error: week '2026-W60' does not exist: 2026 has no week 60"),
         (
             ("--group-by", "colour"),
-            "error: --group-by: cannot group hotspots by 'colour': choose from service, ci, category, "
-            "subcategory, assignment_group, location",
+            "error: --group-by: cannot group hotspots by 'colour': choose from service, ci, "
+            "service_component, category, subcategory, assignment_group, location, "
+            "support_tier, state, source, problem_id, caused_by_change",
         ),
         (("--format", "xml"), "error: --format 'xml' is not one of table, csv, json"),
+        (
+            ("--sort", "colour"),
+            "error: cannot sort hotspots by 'colour': choose from rank, impact, repeat_impact, "
+            "escalated, reached_l3, incidents, repeats, ping_pong, reopens, escalation_rate, ttr",
+        ),
         (
             ("--week", "2026-W49"),
             "error: week 2026-W49 starts after as_of 2026-11-23T00:00:00+00:00: nothing to review yet",

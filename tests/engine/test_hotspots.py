@@ -81,8 +81,9 @@ def test_unknown_group_by_fields_are_named_with_the_choices():
     with pytest.raises(InvalidSettingsError) as raised:
         hotspot_keys(KEY_FRAME, ["category", "colour", "size"])
     assert str(raised.value) == (
-        "cannot group hotspots by 'colour', 'size': "
-        "choose from service, ci, category, subcategory, assignment_group, location"
+        "cannot group hotspots by 'colour', 'size': choose from service, ci, "
+        "service_component, category, subcategory, assignment_group, location, support_tier, "
+        "state, source, problem_id, caused_by_change"
     )
 
 
@@ -91,61 +92,6 @@ def test_group_by_a_field_the_frame_lacks():
         MissingColumnsError, match="hotspot_keys: missing required column 'location'"
     ):
         hotspot_keys(KEY_FRAME.drop(columns="location"), ["category", "location"])
-
-
-# --- repeat_flags -----------------------------------------------------------------------------
-
-
-def moments(*text: str) -> pd.Series:
-    return pd.Series(pd.to_datetime(list(text), utc=True, format="ISO8601"))
-
-
-def test_repeat_within_14_days_counts_exactly_14_days():
-    keys = pd.Series(["a"] * 4)
-    opened = moments(
-        "2026-11-01T10:00:00Z",
-        "2026-11-15T10:00:00Z",  # exactly 14 days later: a repeat (<=)
-        "2026-11-29T10:00:01Z",  # 14 days and 1 second after the one before: not
-        "2026-12-13T10:00:01Z",  # exactly 14 days after that one: a repeat again
-    )
-    assert repeat_flags(keys, opened, repeat_days=14).tolist() == [False, True, False, True]
-
-
-def test_repeats_are_per_key_and_in_time_order_whatever_the_row_order():
-    keys = pd.Series(["a", "b", "a", "b", "c", "a"], index=[7, 3, 9, 1, 5, 2])
-    opened = pd.Series(
-        pd.to_datetime(
-            [
-                "2026-11-20T00:00Z",  # a: 5 days after a's 11-15: repeat
-                "2026-11-02T00:00Z",  # b: first b
-                "2026-11-01T00:00Z",  # a: first a
-                "2026-11-30T00:00Z",  # b: 28 days after b's first: not
-                "2026-11-02T00:00Z",  # c: first c, although a and b were near
-                "2026-11-15T00:00Z",  # a: exactly 14 days after a's first: repeat
-            ],
-            utc=True,
-        ),
-        index=keys.index,
-    )
-    assert repeat_flags(keys, opened, repeat_days=14).tolist() == [
-        True,
-        False,
-        False,
-        False,
-        False,
-        True,
-    ]
-
-
-def test_repeat_days_can_be_a_fraction_and_ties_count():
-    keys = pd.Series(["a", "a", "a", "a"])
-    opened = moments(
-        "2026-11-01T00:00:00Z",
-        "2026-11-01T12:00:00Z",  # 12 h: within half a day
-        "2026-11-02T00:00:01Z",  # 12 h 1 s: not
-        "2026-11-02T00:00:01Z",  # same moment as the one before: a repeat
-    )
-    assert repeat_flags(keys, opened, repeat_days=0.5).tolist() == [False, True, False, True]
 
 
 # --- find_hotspots on one hand-built week -----------------------------------------------------
@@ -187,6 +133,9 @@ ROWS = [
     incident("IB15", "inventory", "2026-11-12T10:00Z", tier="L1"),
     incident("IB16", "inventory", "2026-11-12T11:00Z", tier="L1"),
     incident("Q0", "quiet", "2026-11-15T22:30Z"),  # Sunday 23:30 in Berlin: still W46
+    # delta's baseline: 20 incidents that stayed at L1 (and are still open)
+    *[incident(f"DB{n}", "delta", f"2026-11-{4 + 7 * (n % 2):02d}T1{n // 2}:00Z", tier="L1")
+      for n in range(20)],
     # the window W47
     incident("I1", "inventory", "2026-11-17T10:00Z", hours=2, tier="L3",
              bounce="Firewall Team <-> Network Ops", reopen=1, impact=100),
@@ -214,7 +163,9 @@ def hand_frame() -> pd.DataFrame:
     frame["bounce"] = frame["bounce"].astype("string")
     frame["ttr_hours"] = (frame["resolved_at"] - frame["opened_at"]).dt.total_seconds() / 3600
     frame["reopened"] = frame["reopen_count"] > 0
-    frame["repeat"] = repeat_flags(frame["key"], frame["opened_at"], repeat_days=14)
+    frame["repeat"] = repeat_flags(
+        frame["key"], frame["opened_at"], frame["resolved_at"], repeat_days=14
+    )
     return frame
 
 
@@ -247,7 +198,8 @@ def process_minutes(frame: pd.DataFrame) -> pd.DataFrame:
 
 # The prior. Keys with incidents in the three weeks: old, inventory, labels, quiet, delta
 # ("ancient" only before them). Escalated baseline counts (W45 + W46): old 1 + 0,
-# inventory 7 + 7 (IB15, IB16 are L1), labels 0, quiet 0 + 1 (Q0, Sunday 23:30 Berlin), delta 0.
+# inventory 7 + 7 (IB15, IB16 are L1), labels 0, quiet 0 + 1 (Q0, Sunday 23:30 Berlin), delta 0
+# (its 20 baseline incidents stayed at L1).
 # Weekly rates 1/2, 7, 0, 1/2, 0: m = 8/5; mean of squares = 49.5 / 5 = 9.9, v = 9.9 - 2.56
 # = 7.34; s = v - m / 2 = 6.54; b0 = m / s = 80/327 = 0.2446; a0 = m b0 = 128/327 = 0.3914.
 # Predictive success p = (b0 + 2) / (b0 + 3) = 734/1061.
@@ -299,14 +251,15 @@ COUNT_COLUMNS = ["incidents", "escalated", "reached_l3", "repeats", "ping_pong",
 def test_window_counts_by_hand(found):
     table = found.set_index("key")
     assert table.loc[["labels", "inventory", "quiet", "delta"], COUNT_COLUMNS].values.tolist() == [
-        # La Lb Lc Ld Le: 4 escalated (La, Ld L3); repeats Lb..Le (La: LX was 26 days before);
-        # Lc ping-pong by reassignments
+        # La Lb Lc Ld Le: 4 escalated (La, Ld L3); repeats Lb..Le, each opened after the one
+        # before was restored (La: LX before it is still open); Lc ping-pong by reassignments
         [5, 4, 2, 4, 1, 0],
-        # I1..I4 (I5 is after the window): I1 L3, I2 L2; all four within 14 days of the one
-        # before (I1 5 days after IB16); I1 bounced and was reopened
-        [4, 2, 1, 4, 1, 1],
-        # Q1 L2 1.4 days after Q0, Q2 L1 4 days after Q1 and reopened
-        [2, 1, 0, 2, 0, 1],
+        # I1..I4 (I5 is after the window): I1 L3, I2 L2; I2, I3, I4 each opened within a day
+        # of the one before being restored; I1 opened while IB16 was still open (a second
+        # report, not a repeat); I1 bounced and was reopened
+        [4, 2, 1, 3, 1, 1],
+        # Q1 L2 opened while Q0 was open; Q2 L1 3.7 days after Q1 was restored, reopened
+        [2, 1, 0, 1, 0, 1],
         [1, 1, 0, 0, 0, 0],
     ]
     assert table["escalation_rate"].tolist() == [4 / 5, 2 / 4, 1 / 2, 1.0]
@@ -336,10 +289,10 @@ def test_time_to_restore_of_resolved_incidents(found):
 def test_impact_and_repeat_impact(found):
     table = found.set_index("key")
     # labels: 10 + 40 + 60 + 80 + 5 = 195; escalated repeats Lb + Lc + Ld = 180
-    # inventory: 100 + 50 + 30 + 20 = 200; escalated repeats I1 + I2 = 150
-    # quiet: 70 + 0; escalated repeat Q1 = 70. delta: 25, not a repeat: 0
+    # inventory: 100 + 50 + 30 + 20 = 200; escalated repeats: I2 = 50
+    # quiet: 70 + 0; its repeat Q2 is L1: 0. delta: 25, not a repeat: 0
     assert table["impact_score"].tolist() == [195.0, 200.0, 70.0, 25.0]
-    assert table["repeat_impact"].tolist() == [180.0, 150.0, 70.0, 0.0]
+    assert table["repeat_impact"].tolist() == [180.0, 50.0, 0.0, 0.0]
 
 
 def test_flags_and_the_figures_behind_them(found):
@@ -357,10 +310,27 @@ def test_flags_and_the_figures_behind_them(found):
     assert table.loc["labels", "p_value"] == pytest.approx(0.0019770, rel=1e-4)
     assert table.loc["labels", "rate_ratio"] == pytest.approx(20.2323, rel=1e-5)
     assert table.loc["delta", "rate_ratio"] == pytest.approx(6.4107, rel=1e-4)
-    # chronic: typical key-week 16 / 10 = 1.6 escalated; P(Poisson(1.6) >= 7) = 1 - e^-1.6
-    # (1 + 1.6 + 1.28 + 0.6827 + 0.2731 + 0.0874 + 0.0233) = 0.00134 < 0.01 in both of
-    # inventory's weeks (7 >= 3 too); quiet's and old's single escalations are below 3
-    assert table["high_weeks"].tolist() == [0, 2, 0, 0]
+    # chronic: the typical key-week has 16 / 10 = 1.6 escalated (old 1 + 0, inventory
+    # 7 + 7, labels 0 + 0, quiet 0 + 1, delta 0 + 0). Around their own means the keys' weeks
+    # vary less than Poisson (0.25 + 0.25 + 0.25 + 0.25 over 1 x (0.5 + 7 + 0.5) = 0.125),
+    # so the dispersion is 1: inventory's 14 against Poisson(2 x 1.6 = 3.2) has
+    # P(X >= 14) = 1 - sum(e^-3.2 3.2^k / k!, k < 14) = 7.0e-06; 14 / 2 / 1.6 = 4.4 times
+    # the typical key; above 1.6 in both weeks (2 of the 2 needed). Its share: 14 of its 16
+    # incidents escalated, against 16 of all 38 baseline incidents (old 1, inventory 16,
+    # quiet 1, delta 20): P(Bin(16, 16/38) >= 14) = 2.44e-04, the weaker evidence, < 0.01.
+    poisson = 1 - math.fsum(math.exp(-3.2) * 3.2**k / math.factorial(k) for k in range(14))
+    share = 16 / 38
+    binomial = math.fsum(
+        math.comb(16, k) * share**k * (1 - share) ** (16 - k) for k in range(14, 17)
+    )
+    assert poisson == pytest.approx(6.99e-06, rel=1e-2) and binomial > poisson
+    assert table.loc["inventory", "chronic_p_value"] == pytest.approx(binomial, rel=1e-9)
+    assert binomial == pytest.approx(2.44e-04, rel=1e-2)
+    assert table.loc["inventory", "baseline_share"] == 14 / 16
+    assert table.loc["inventory", "typical_share"] == pytest.approx(share)
+    assert table.loc["inventory", "times_typical"] == pytest.approx(4.375)
+    assert table["weeks_above_typical"].tolist() == [0, 2, 0, 0]
+    assert table.loc["quiet", "times_typical"] == pytest.approx(0.5 / 1.6)
 
 
 def test_top_process_and_handoff_of_the_window(found):
@@ -382,24 +352,26 @@ def test_top_process_and_handoff_of_the_window(found):
 def test_reasons_and_problem_records(found):
     table = found.set_index("key")
     assert table.loc["labels", "reasons"] == (
-        "4 of 5 incidents reached L2 or L3 (2 reached L3); 4 repeats within 14 days; "
+        "4 of 5 incidents reached L2 or L3 (2 reached L3); 4 repeats (back within 14 days "
+        "of a fix); "
         "1 ping-pong (3+ reassignments); emerging: 4 escalated this week against 0.0 a week "
         "in the 2 weeks before (rate ratio 20.2, p = 0.002)"
     )
     assert table.loc["inventory", "reasons"] == (
-        "2 of 4 incidents reached L2 or L3 (1 reached L3); 4 repeats within 14 days; "
-        "1 ping-pong between Firewall Team and Network Ops; 1 reopened; "
-        "50 business minutes of Order to cash; chronic: 3+ escalated and far above the "
-        "typical 1.6 a week in 2 of the 2 weeks before"
+        "2 of 4 incidents reached L2 or L3 (1 reached L3); 3 repeats (back within 14 days "
+        "of a fix); 1 ping-pong between Firewall Team and Network Ops; 1 reopened; "
+        "50 business minutes of Order to cash; chronic: 14 escalated in the 2 weeks before "
+        "(88% of its incidents, the typical key 42%), 4.4 times the typical key's 1.6 a week "
+        "(p = 0.00024), above it in 2 of those 2 weeks"
     )
     assert table.loc["quiet", "reasons"] == (
-        "1 of 2 incidents reached L2 or L3; 2 repeats within 14 days; 1 reopened"
+        "1 of 2 incidents reached L2 or L3; 1 repeat (back within 14 days of a fix); 1 reopened"
     )
-    assert table.loc["delta", "reasons"] == "1 of 1 incidents reached L2 or L3"
+    assert table.loc["delta", "reasons"] == "1 of 1 incident reached L2 or L3"
     assert table["problem_record"].tolist() == [
         "Raise a problem record for labels: emerging L2/L3 escalations, 4 repeats this week; "
         "most frequent handoff Warehouse -> Logistics (1)",
-        "Raise a problem record for inventory: chronic L2/L3 escalations, 4 repeats this "
+        "Raise a problem record for inventory: chronic L2/L3 escalations, 3 repeats this "
         "week; most frequent handoff Network Ops -> Firewall Team (2)",
         "",
         "",
@@ -455,7 +427,7 @@ def test_rules_are_checked():
     with pytest.raises(InvalidSettingsError, match="baseline_weeks must be 1 or more, not 0"):
         HotspotRules(baseline_weeks=0, chronic_weeks=1)
     with pytest.raises(
-        InvalidSettingsError, match=r"chronic_weeks must be from 1 to baseline_weeks \(2\), not 6"
+        InvalidSettingsError, match=r"chronic_weeks must be from 1 to baseline_weeks \(2\), not 5"
     ):
         HotspotRules(baseline_weeks=2)
 
@@ -556,7 +528,7 @@ def test_planted_weekly_counts(fixture_facts):
         # every planted one reached L3; background incidents on the service may too
         assert inventory["reached_l3"] >= chronic["planted_per_week_all_reaching_l3"][week]
         assert inventory["escalated"] >= inventory["reached_l3"]
-        assert inventory["high_weeks"] >= 6
+        assert inventory["weeks_above_typical"] >= 5
         labels = rows.loc[emerging["service"]]
         assert labels["incidents"] == emerging["all_incidents_on_service_per_week"][week]
     # the burst: 28 incidents over W46 and W47, highest tier L1 1, L2 14, L3 13

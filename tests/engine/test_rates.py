@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from impactlens.engine.hotspots import HotspotRules, find_hotspots
 from impactlens.engine.rates import (
     GammaPrior,
+    binomial_tail,
     fit_gamma_prior,
     negative_binomial_tail,
     poisson_tail,
@@ -248,22 +249,25 @@ def test_gamma_prior_without_data_is_flat():
 BOUNDS = week_bounds("2026-W47", "UTC", weeks_before=8)  # Mondays 09-21 .. 11-16, end 11-23
 
 
-def population(escalated_per_week: dict[str, list[int]]) -> pd.DataFrame:
+def population(
+    escalated_per_week: dict[str, list[int]], other_per_week: dict[str, list[int]] | None = None
+) -> pd.DataFrame:
     """Escalated incidents per key and week (8 baseline weeks, then the window), at noon on
-    the Tuesday of each week; nothing else about them is remarkable."""
+    the Tuesday of each week, and `other_per_week` incidents that stayed at L1; nothing
+    else about them is remarkable."""
     rows = []
-    for key, per_week in escalated_per_week.items():
-        assert len(per_week) == 9
-        for week, count in enumerate(per_week):
-            for number in range(count):
-                opened = BOUNDS[week] + pd.Timedelta(days=1, hours=12 + number)
-                rows.append({"key": key, "opened_at": opened})
+    for escalated, per_key in ((True, escalated_per_week), (False, other_per_week or {})):
+        for key, per_week in per_key.items():
+            assert len(per_week) == 9
+            for week, count in enumerate(per_week):
+                for number in range(count):
+                    opened = BOUNDS[week] + pd.Timedelta(days=1, hours=12 + number)
+                    rows.append({"key": key, "opened_at": opened, "escalated": escalated})
     frame = pd.DataFrame(rows)
     return frame.assign(
         source="t",
         incident_id=[f"INC{i}" for i in range(len(frame))],
         resolved_at=frame["opened_at"] + pd.Timedelta(hours=1),
-        escalated=True,
         reached_l3=False,
         ping_pong=False,
         bounce=pd.array([pd.NA] * len(frame), dtype="string"),
@@ -313,7 +317,7 @@ def test_three_escalations_against_none_are_emerging():
     assert quiet["p_value"] == pytest.approx(nb_upper_tail(3, 4 / 3, 32 / 35), rel=1e-9)
     assert quiet["rate_ratio"] == pytest.approx(104 / 11, rel=1e-12)
     assert quiet["baseline_escalated_per_week"] == 0.0
-    assert quiet["high_weeks"] == 0
+    assert quiet["weeks_above_typical"] == 0
     assert (
         "emerging: 3 escalated this week against 0.0 a week in the 8 weeks before "
         in quiet["reasons"]
@@ -329,8 +333,10 @@ def test_five_this_week_against_five_a_week_is_not_news():
     # steady: r = 72/29 + 40 = 1232/29, p = (24/29 + 8) / (24/29 + 9) = 256/285;
     # predictive mean r (1 - p) / p = 1232/29 x 29/256 = 4.8125, so 5 is ordinary.
     # rate ratio ((72/29 + 5) / (53/29)) / ((1232/29) / (256/29)) = (217/53) / 4.8125 = 0.851
-    # Chronic? typical = 48 / 16 = 3 a key-week; P(Poisson(3) >= 5) = 1 - e^-3 (1 + 3 + 4.5
-    # + 4.5 + 3.375) = 0.1847 > 0.01: no high weeks.
+    # Chronic? typical = 48 / 16 = 3 a key-week; steady is above it every week, and its 40
+    # are far above Poisson(24) (every week is steady: dispersion 1), but only 5/3 = 1.7
+    # times the typical key (not 2), and every key escalates all its incidents (its share
+    # is the typical share): not chronic.
     frame = population({"steady": [5] * 9, "busy": [1] * 9})
     table = find_hotspots(frame, BOUNDS, repeat_days=14)
     steady = row_of(table, "steady")
@@ -338,7 +344,9 @@ def test_five_this_week_against_five_a_week_is_not_news():
     assert steady["rate_ratio"] == pytest.approx((217 / 53) / 4.8125, rel=1e-12)
     assert steady["p_value"] == pytest.approx(nb_upper_tail(5, 1232 / 29, 256 / 285), rel=1e-9)
     assert 0.3 < steady["p_value"] < 0.7
-    assert steady["high_weeks"] == 0
+    assert steady["weeks_above_typical"] == 8
+    assert steady["times_typical"] == pytest.approx(5 / 3)
+    assert steady["baseline_share"] == steady["typical_share"] == 1.0
     assert steady["baseline_escalated_per_week"] == 5.0
     assert (table["flag"] == "").all()
 
@@ -348,3 +356,61 @@ def test_the_quiet_prior_by_hand():
     prior = fit_gamma_prior(np.array([0, 8]), weeks=8)
     assert (prior.a0, prior.b0) == pytest.approx((float(a0), float(b0)), rel=1e-12)
     assert (b0 + 8) / (b0 + 9) == Fraction(32, 35)
+
+
+def test_a_key_escalating_several_times_the_typical_week_after_week_is_chronic_despite_dips():
+    # Ten ordinary keys: 1 escalated and 2 others a week, every week. "dipping": 6 escalated
+    # (nothing else) in 5 of its 8 baseline weeks and none in the other 3, then 6 now.
+    # Typical key-week: (10 x 8 + 30) / 88 = 1.25 escalated. Within keys, the ordinary
+    # keys never vary and dipping's weeks (mean 3.75) give 5 x 2.25^2 + 3 x 3.75^2 = 67.5
+    # against 7 x (10 + 3.75) = 96.25 Poisson-expected: dispersion max(1, 0.70) = 1.
+    # dipping's 30 against Poisson(8 x 1.25 = 10): P(X >= 30) tiny; 3.75 / 1.25 = 3 times
+    # the typical key; all 30 of its 30 incidents escalated against the typical share
+    # 110 / 270 = 0.41: P(Bin(30, 0.41) >= 30) = 0.41^30, tiny; above 1.25 in 5 of 8 weeks.
+    # The old rule (a high week in 6 of the 8) missed it: 3 of its weeks dipped.
+    ordinary = {f"key{n}": [1] * 9 for n in range(10)}
+    frame = population(
+        {**ordinary, "dipping": [6, 6, 0, 6, 0, 6, 0, 6, 6]},
+        {name: [2] * 9 for name in ordinary},
+    )
+    table = find_hotspots(frame, BOUNDS, repeat_days=14)
+    dipping = row_of(table, "dipping")
+    poisson = 1 - math.fsum(math.exp(-10) * 10**k / math.factorial(k) for k in range(30))
+    share = 110 / 270
+    assert dipping["flag"] == "chronic"
+    assert dipping["times_typical"] == pytest.approx(3.0)
+    assert dipping["baseline_share"] == 1.0
+    assert dipping["typical_share"] == pytest.approx(share)
+    assert dipping["chronic_p_value"] == pytest.approx(max(poisson, share**30), rel=1e-6)
+    assert dipping["weeks_above_typical"] == 5
+    assert (
+        "chronic: 30 escalated in the 8 weeks before (100% of its incidents" in (dipping["reasons"])
+    )
+    assert table["flag"].tolist().count("") == 10  # no ordinary key is flagged
+    assert table["key"].iloc[0] == "dipping"
+
+
+def test_a_busy_key_escalating_in_proportion_to_its_volume_is_not_chronic():
+    # "busy" has 3 escalated and 9 others a week (share 1/4, as everyone's): many
+    # escalations, 3 times the typical key's, above it every week, but no more of its
+    # incidents escalate than anyone's: a workload, not an escalation problem.
+    ordinary = {f"key{n}": [1] * 9 for n in range(10)}
+    frame = population(
+        {**ordinary, "busy": [3] * 9},
+        {**{name: [3] * 9 for name in ordinary}, "busy": [9] * 9},
+    )
+    busy = row_of(find_hotspots(frame, BOUNDS, repeat_days=14), "busy")
+    assert busy["flag"] == ""
+    assert busy["baseline_share"] == busy["typical_share"] == 0.25
+    assert busy["weeks_above_typical"] == 8 and busy["times_typical"] > 2
+
+
+def test_binomial_tail_against_the_sum_of_its_terms():
+    for count, trials, share in ((0, 5, 0.3), (3, 10, 0.41), (30, 30, 0.41), (12, 40, 0.1)):
+        exact = math.fsum(
+            math.comb(trials, k) * share**k * (1 - share) ** (trials - k)
+            for k in range(count, trials + 1)
+        )
+        got = binomial_tail(np.array([count]), np.array([trials]), share)[0]
+        assert got == pytest.approx(exact, rel=1e-9), (count, trials, share)
+    assert binomial_tail(np.array([6]), np.array([5]), 0.5)[0] == 0.0

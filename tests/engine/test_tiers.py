@@ -179,7 +179,7 @@ def test_own_patterns_replace_the_built_in_ones_first_match_wins():
                 "C": [("Service Desk", None)],
                 "D": [("DevOps", None)],
             }
-        ),  # fmt: skip
+        ),
         patterns=own,
     )
     # C: the built-in "service desk" rule is gone; D: "dev$" misses, "ops" matches

@@ -16,9 +16,10 @@ CSV (``pd.read_csv`` of the gz) and uses no project code:
 - escalated (the reassignment fallback of engine/tiers.py: no map, and no group name
   here says L1/L2/L3): it saw more than one group, or ``reassignment_count > 0``;
 - ping-pong: A -> B -> A in the sequence, or max(reassignment_count, changes) >= 3;
-- repeat: the previous incident with the same repeat key (service, else CI, else
-  category: no map, so CI or category here; in opening order) opened at most 14 days
-  before it. One definition: the hotspots and the KPI scorecard both count it;
+- repeat: the previous incident with the same symptom (CI, else service: no map, so the
+  CI here; with category and subcategory), in opening order, had been restored at most
+  14 days before it opened. One definition: the hotspots and the KPI scorecard both
+  count it;
 - weeks: Monday 00:00 UTC to the next Monday, an incident in the week it was opened.
 
 Week 2016-W18 (Mon 2 May 2016) is in the busy part of the log (29 Feb to early June
@@ -41,7 +42,6 @@ import pytest
 from impactlens.engine.escalation import ping_pong_loops
 from impactlens.engine.facts import incident_facts
 from impactlens.engine.hotspots import find_hotspots, hotspot_keys
-from impactlens.engine.repeats import repeat_flags
 from impactlens.engine.weekly import ReviewSettings, review_week
 from impactlens.engine.weeks import week_bounds
 from impactlens.ingest.formats import read_batch
@@ -62,7 +62,7 @@ AS_OF = pd.Timestamp("2017-03-01T00:00:00Z")  # after the log's last event (16 F
 DAY_FIRST = "%d/%m/%Y %H:%M"
 NONE = "(none)"
 # the documented flag thresholds (engine/hotspots.py HotspotRules defaults)
-ALPHA, MIN_ESCALATED, MIN_RATE_RATIO, CHRONIC_WEEKS = 0.01, 3, 2.0, 6
+ALPHA, MIN_ESCALATED, MIN_RATE_RATIO, CHRONIC_WEEKS = 0.01, 3, 2.0, 5
 
 pytestmark = pytest.mark.realdata
 
@@ -142,6 +142,7 @@ def expected():
     # engine.facts: closed without a resolution time = restored when closed.
     incidents["resolved"] = _moments(latest["resolved_at"]).fillna(_moments(latest["closed_at"]))
     incidents["category"] = latest["category"].where(latest["category"] != "?")
+    incidents["subcategory"] = latest["subcategory"].where(latest["subcategory"] != "?")
     group = latest["assignment_group"].where(latest["assignment_group"] != "?")
     incidents["group"] = group.fillna(last_known.reindex(latest.index))
     incidents["reassignment_count"] = latest["reassignment_count"].astype(int)
@@ -165,12 +166,18 @@ def expected():
     incidents["key"] = incidents["category"].fillna(NONE) + " / " + incidents["group"].fillna(NONE)
     incidents["ttr_hours"] = (incidents["resolved"] - incidents["opened"]).dt.total_seconds() / 3600
 
-    incidents["key_repeat"] = _repeats(incidents["key"], incidents["opened"])
-    # The repeat key (service, else CI, else category): without a map there is no
-    # service. Hotspots and KPIs both count these repeats.
     ci = latest["cmdb_ci"].where(latest["cmdb_ci"] != "?")
+    # The hotspot key without --group-by: service (none without a map), else CI, else category
     incidents["default_key"] = ci.fillna(incidents["category"]).fillna(NONE)
-    incidents["repeat"] = _repeats(incidents["default_key"], incidents["opened"])
+    # The symptom: CI (no service without a map), category, subcategory.
+    incidents["symptom"] = (
+        ci.fillna(NONE)
+        + " / "
+        + incidents["category"].fillna(NONE)
+        + " / "
+        + incidents["subcategory"].fillna(NONE)
+    )
+    incidents["repeat"] = _repeats(incidents["symptom"], incidents["opened"], incidents["resolved"])
 
     loops: dict[tuple[str, str], int] = {}
     for pairs in bounce_pairs:
@@ -179,14 +186,15 @@ def expected():
     return SimpleNamespace(incidents=incidents, loops=loops)
 
 
-def _repeats(keys: pd.Series, opened: pd.Series) -> pd.Series:
-    """The previous incident on the same key (in opening order) opened <= 14 days before."""
-    frame = pd.DataFrame({"key": keys, "opened": opened}).sort_values(
-        ["key", "opened"], kind="stable"
-    )
+def _repeats(keys: pd.Series, opened: pd.Series, restored: pd.Series) -> pd.Series:
+    """The previous incident on the same key (in opening order, ties in the log's
+    incident order) was restored at most 14 days before this one opened."""
+    frame = pd.DataFrame({"key": keys, "opened": opened, "restored": restored})
+    frame = frame.sort_values(["key", "opened"], kind="stable")
     same_key = frame["key"] == frame["key"].shift()
-    gap = frame["opened"] - frame["opened"].shift()
-    return (same_key & (gap <= pd.Timedelta(days=REPEAT_DAYS))).reindex(keys.index)
+    gap = frame["opened"] - frame["restored"].shift()
+    within = (gap >= pd.Timedelta(0)) & (gap <= pd.Timedelta(days=REPEAT_DAYS))
+    return (same_key & within.fillna(False)).reindex(keys.index)
 
 
 def _window_table(incidents: pd.DataFrame) -> pd.DataFrame:
@@ -233,26 +241,48 @@ def _negative_binomial_tail(count: int, shape: float, success: float) -> float:
     return min(max(1.0 - below, 0.0), 1.0)
 
 
-def _weekly_escalated(incidents: pd.DataFrame) -> pd.DataFrame:
-    """Escalated incidents per key (rows: keys with any incident) in the 9 weeks (columns)."""
+def _weekly_escalated(incidents: pd.DataFrame, *, everything: bool = False) -> pd.DataFrame:
+    """Escalated incidents (or, with `everything`, all incidents) per key (rows: keys with
+    any incident) in the 9 weeks (columns)."""
     weeks = BASELINE_WEEKS + 1
     week = _week_index(incidents["opened"], _monday(-BASELINE_WEEKS), weeks)
     in_range = incidents[week >= 0].assign(week=week[week >= 0])
-    counts = pd.crosstab(
-        in_range["key"], in_range["week"], values=in_range["escalated"], aggfunc="sum"
-    )
+    values = in_range["escalated"] | everything
+    counts = pd.crosstab(in_range["key"], in_range["week"], values=values, aggfunc="sum")
     return counts.reindex(columns=range(weeks)).fillna(0).astype(np.int64)
 
 
-def _expected_flags(counts: pd.DataFrame, keys: pd.Index) -> pd.DataFrame:
-    """The documented emerging/chronic test (engine/hotspots.py, engine/rates.py) by hand."""
+def _binomial_tail(count: int, trials: int, share: float) -> float:
+    """P(X >= count), X ~ Binomial(trials, share), summing the upper terms in logs."""
+    if count > trials:
+        return 0.0
+    log_choose = math.lgamma(trials + 1)
+    return math.fsum(
+        math.exp(
+            log_choose - math.lgamma(k + 1) - math.lgamma(trials - k + 1)
+            + k * math.log(share) + (trials - k) * math.log1p(-share)
+        )
+        for k in range(count, trials + 1)
+    )  # fmt: skip
+
+
+def _expected_flags(counts: pd.DataFrame, volume: pd.DataFrame, keys: pd.Index) -> pd.DataFrame:
+    """The documented emerging/chronic test (engine/hotspots.py, engine/rates.py) by hand.
+
+    `counts`: escalated incidents per key and week; `volume`: all incidents.
+    """
     baseline = counts.iloc[:, :BASELINE_WEEKS]
     rates = baseline.sum(axis=1).to_numpy(dtype=float) / BASELINE_WEEKS
     mean = max(rates.mean(), 1.0 / (BASELINE_WEEKS * len(rates)))
     spread = rates.var() - mean / BASELINE_WEEKS
     b0 = BASELINE_WEEKS if spread <= 0 else min(mean / spread, BASELINE_WEEKS)
     a0 = mean * b0
-    typical = float(baseline.to_numpy().mean())
+    weekly_counts = baseline.to_numpy(dtype=float)
+    typical = float(weekly_counts.mean())
+    key_means = weekly_counts.mean(axis=1, keepdims=True)
+    expected_variation = float(((BASELINE_WEEKS - 1) * key_means).sum())
+    dispersion = max(1.0, float(((weekly_counts - key_means) ** 2).sum()) / expected_variation)
+    typical_share = float(weekly_counts.sum()) / float(volume.iloc[:, :BASELINE_WEEKS].sum().sum())
     rows = []
     for key in keys:
         weekly = counts.loc[key].to_numpy()
@@ -262,16 +292,30 @@ def _expected_flags(counts: pd.DataFrame, keys: pd.Index) -> pd.DataFrame:
         )
         ratio = ((a0 + this_week) / (b0 + 1)) / ((a0 + before) / (b0 + BASELINE_WEEKS))
         emerging = this_week >= MIN_ESCALATED and p_value < ALPHA and ratio >= MIN_RATE_RATIO
-        high_weeks = sum(
-            int(count) >= MIN_ESCALATED and _poisson_tail(int(count), typical) < ALPHA
-            for count in weekly[:-1]
+        # chronic: NB(mean 8 typical, variance dispersion x mean) and Binomial(its
+        # incidents, the typical share), both tails below alpha; 2x; above typical in 5 weeks
+        mean = BASELINE_WEEKS * typical
+        count_p = (
+            _poisson_tail(before, mean)
+            if dispersion == 1.0
+            else _negative_binomial_tail(before, mean / (dispersion - 1), 1 / dispersion)
         )
-        chronic = high_weeks >= CHRONIC_WEEKS and this_week > 0
+        incidents = int(volume.loc[key].iloc[:BASELINE_WEEKS].sum())
+        chronic_p = max(count_p, _binomial_tail(before, incidents, typical_share))
+        above = int((weekly[:-1] > typical).sum())
+        chronic = (
+            this_week > 0
+            and chronic_p < ALPHA
+            and before / BASELINE_WEEKS / typical >= MIN_RATE_RATIO
+            and above >= CHRONIC_WEEKS
+        )
         flag = ", ".join(name for name, on in (("chronic", chronic), ("emerging", emerging)) if on)
-        rows.append((key, flag, p_value, ratio, high_weeks, typical))
+        rows.append((key, flag, p_value, ratio, chronic_p, above, typical))
     return pd.DataFrame(
-        rows, columns=["key", "flag", "p_value", "rate_ratio", "high_weeks", "typical"]
-    ).set_index("key")
+        rows,
+        columns=["key", "flag", "p_value", "rate_ratio", "chronic_p_value",
+                 "weeks_above_typical", "typical"],
+    ).set_index("key")  # fmt: skip
 
 
 # --- per incident ---------------------------------------------------------------------
@@ -294,9 +338,6 @@ def test_real_incident_facts_match_the_event_log(engine, expected):
     assert not got["reached_l3"].any()
     assert got["ping_pong"].tolist() == want["ping_pong"].tolist()
     ids = engine.table["incident_id"].to_numpy()
-    opened = engine.table["opened_at"]
-    repeats = repeat_flags(engine.table["key"], opened, repeat_days=REPEAT_DAYS)
-    assert pd.Series(repeats, index=ids).loc[want.index].tolist() == want["key_repeat"].tolist()
     default_key = hotspot_keys(engine.table)
     assert pd.Series(default_key.to_numpy(), index=ids).loc[want.index].tolist() == (
         want["default_key"].tolist()
@@ -305,9 +346,8 @@ def test_real_incident_facts_match_the_event_log(engine, expected):
     print(
         f"\n{len(want)} incidents: {int(want['escalated'].sum())} escalated (reassignment "
         f"fallback), {int(want['ping_pong'].sum())} ping-pong, {int(want['repeat'].sum())} "
-        f"repeats within {REPEAT_DAYS} days by the repeat key "
-        f"({int(want['key_repeat'].sum())} by category / group); review of {WEEK} "
-        f"{engine.seconds:.1f} s"
+        f"repeats (back within {REPEAT_DAYS} days of a fix of the same symptom: "
+        f"{want['repeat'].mean():.1%}); review of {WEEK} {engine.seconds:.1f} s"
     )
 
 
@@ -368,14 +408,18 @@ def test_real_hotspots_weekly_escalated_counts_per_key(engine, expected):
 
 def test_real_hotspot_flags_follow_the_documented_test(engine, expected):
     counts = _weekly_escalated(expected.incidents)
+    volume = _weekly_escalated(expected.incidents, everything=True)
     got = engine.hotspots.set_index("key")
-    want = _expected_flags(counts, got.index)
-    typical = f"typical {want['typical'].iloc[0]:.1f} a week"
+    want = _expected_flags(counts, volume, got.index)
+    typical = f"typical key's {want['typical'].iloc[0]:.1f} a week"
     chronic = got["flag"].str.contains("chronic")
     assert got["reasons"][chronic].str.contains(typical, regex=False).all()
-    assert got["high_weeks"].astype(int).tolist() == want["high_weeks"].tolist()
+    assert got["weeks_above_typical"].astype(int).tolist() == (want["weeks_above_typical"].tolist())
     np.testing.assert_allclose(got["rate_ratio"], want["rate_ratio"], rtol=1e-9)
     np.testing.assert_allclose(got["p_value"], want["p_value"], rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(
+        got["chronic_p_value"], want["chronic_p_value"], rtol=1e-6, atol=1e-12
+    )
     assert got["flag"].to_dict() == want["flag"].to_dict()
     flagged = got["flag"] != ""
     assert engine.hotspots["flag"].ne("").iloc[: int(flagged.sum())].all()  # flagged first
