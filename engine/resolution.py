@@ -16,7 +16,7 @@ import pandas as pd
 from impactlens.engine.columns import require_columns
 from impactlens.service_map.model import ServiceMap
 
-__all__ = ["RESOLUTION_COLUMNS", "resolve_services"]
+__all__ = ["RESOLUTION_COLUMNS", "resolve_services", "service_named"]
 
 RESOLUTION_COLUMNS = ("service_id", "mapped", "mapped_by")
 
@@ -53,7 +53,7 @@ def resolve_services(incidents: pd.DataFrame, service_map: ServiceMap) -> pd.Dat
     unmapped = len(service_ids)
     position = {service_id: index for index, service_id in enumerate(service_ids)}
     service_of_name = {
-        name: position[service_id] for name, service_id in _names_to_services(service_map).items()
+        name: position[service_id] for name, service_id in names_to_services(service_map).items()
     }
     # Factorize the raw CI first and normalise only its distinct values: ~10,000
     # strips and lowercases instead of 1,000,000.
@@ -80,7 +80,20 @@ def resolve_services(incidents: pd.DataFrame, service_map: ServiceMap) -> pd.Dat
     return result
 
 
-def _names_to_services(service_map: ServiceMap) -> dict[str, str]:
+def service_named(service_map: ServiceMap, name: str) -> str | None:
+    """The id of the service whose id or alias is `name` (case-insensitive), or None.
+
+    >>> from impactlens.service_map.build import build_service_map
+    >>> m = build_service_map({"version": 1, "business_processes": [{"id": "s", "criticality": 1}],
+    ...     "services": [{"id": "pay-api", "aliases": ["PAYAPI01"]}]})
+    >>> service_named(m, " payapi01 "), service_named(m, "nope")
+    ('pay-api', None)
+    """
+    return names_to_services(service_map).get(name.strip().lower())
+
+
+def names_to_services(service_map: ServiceMap) -> dict[str, str]:
+    """Every id and alias of the map's services (lowercased, stripped) -> the service id."""
     names: dict[str, str] = {}
     for service in service_map.services:
         names[service.id.lower()] = service.id

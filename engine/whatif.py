@@ -21,6 +21,7 @@ from impactlens.engine.timelines import process_timelines
 from impactlens.engine.weekly import WeeklyReview
 
 from impactlens.errors import ImpactlensError, InvalidSettingsError
+from impactlens.text import counted
 
 __all__ = [
     "WHATIF_COLUMNS",
@@ -57,11 +58,19 @@ def whatif_map(review: WeeklyReview, after: ImpactModel) -> WhatIf:
 
     Before is the review's own timeline of the week; after, the same incidents are
     placed on `after`'s services and its timeline is worked out. Processes of either map
-    appear; one missing from a map counts 0 there.
+    appear; one missing from a map counts 0 there. A map that places none of the week's
+    incidents is refused (`InvalidSettingsError`): the comparison would mean nothing.
     """
     window = review.window
     incidents = review.facts.incidents
     moved = resolve_services(incidents, after.service_map)
+    active = _active_in_week(incidents, review)
+    if active.any() and not moved["mapped"].to_numpy(dtype=bool)[active].any():
+        raise InvalidSettingsError(
+            f"the new map places none of the {counted(int(active.sum()), 'incident')} active in week "
+            f"{review.week} on its services (no id, alias or match rule fits them): there "
+            "is nothing to compare"
+        )
     after_timeline = process_timelines(
         moved, after, as_of=review.as_of, bounds=pd.DatetimeIndex([window.start, window.end])
     )

@@ -134,7 +134,9 @@ class FileValidationError(ImpactlensError):
         if len(self.issues) > LISTED_ISSUES:
             shown.append(f"  … and {len(self.issues) - LISTED_ISSUES:,} more")
         lines = "\n".join(shown)
-        super().__init__(f"{self.what}{where} is invalid ({len(self.issues):,} errors):\n{lines}")
+        super().__init__(
+            f"{self.what}{where} is invalid ({len(self.issues):,} {'error' if len(self.issues) == 1 else 'errors'}):\n{lines}"
+        )
 
 
 class MapValidationError(FileValidationError):

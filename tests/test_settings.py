@@ -69,8 +69,9 @@ def test_a_bad_option_is_named_as_the_option():
     with pytest.raises(SettingsError) as raised:
         get_settings(group_by="category,colour")
     assert str(raised.value) == (
-        "--group-by: cannot group hotspots by 'colour': choose from service, ci, category, "
-        "subcategory, assignment_group, location"
+        "--group-by: cannot group hotspots by 'colour': choose from service, ci, "
+        "service_component, category, subcategory, assignment_group, location, support_tier, "
+        "state, source, problem_id, caused_by_change"
     )
 
 

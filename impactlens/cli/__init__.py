@@ -12,6 +12,7 @@ from impactlens.cli import kpis as _kpis  # noqa: F401
 from impactlens.cli import map as _map  # noqa: F401
 from impactlens.cli import misprioritised as _misprioritised  # noqa: F401
 from impactlens.cli import score as _score  # noqa: F401
+from impactlens.cli import store as _store  # noqa: F401
 from impactlens.cli import whatif as _whatif  # noqa: F401
 from impactlens.cli.app import app, err
 from impactlens.errors import ImpactlensError

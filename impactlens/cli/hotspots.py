@@ -114,8 +114,11 @@ def hotspots(
         # The figures in a narrow table, the words below it: fits an 80-column terminal.
         table = shown[list(_TABLE_COLUMNS)].rename(columns=_TABLE_LABELS)
         write_table(table, format=format, title=title, currency=review.settings.currency)
-        for row in shown.itertuples():
-            flag = f" ({row.flag})" if row.flag else ""
-            out.print(f"{row.rank}. {row.key}{flag}: {row.reasons}", markup=False)
-            if row.problem_record:
-                out.print(f"   {row.problem_record}", markup=False)
+        for rank, key, flag, reasons, record in zip(
+            shown["rank"], shown["key"], shown["flag"], shown["reasons"],
+            shown["problem_record"], strict=True,
+        ):  # fmt: skip
+            flagged_as = f" ({flag})" if flag else ""
+            out.print(f"{rank}. {key}{flagged_as}: {reasons}", markup=False)
+            if record:
+                out.print(f"   {record}", markup=False)

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from impactlens.cli.app import err, map_app, out
 from impactlens.errors import InputFileError, excerpt
+from impactlens.text import counted
 
 MapPath = Annotated[Path, typer.Argument(help="Service map YAML file.", show_default=False)]
 
@@ -52,7 +53,7 @@ def map_check(
     )
     findings = report.findings
     if findings:
-        out.print(f"{len(findings)} findings:")
+        out.print(f"{counted(len(findings), 'finding')}:")
         for finding in findings:
             out.print(f"  - {finding}")
     else:
@@ -85,38 +86,39 @@ def _print_coverage(resolved: pd.DataFrame) -> None:
 @map_app.command("blast-radius")
 def map_blast_radius(
     map_path: MapPath,
-    service_id: Annotated[str, typer.Argument(help="Service (or redundancy group) id.")],
+    service: Annotated[
+        str,
+        typer.Argument(
+            help="Service: its id, an alias or the CI name the ITSM tool uses (or a "
+            "redundancy group's id).",
+            show_default=False,
+        ),
+    ],
 ) -> None:
     """List every business process a service's failure reaches, with exposure and path.
 
     Example: impactlens map blast-radius fixtures/service_map.yaml payments-api
     """
-    from impactlens.engine.impact import build_impact_model, explain
+    from impactlens.engine.blast_radius import blast_radius
+    from impactlens.engine.impact import build_impact_model
     from impactlens.service_map.load import load_service_map
 
     model = build_impact_model(load_service_map(map_path))
-    row = model.exposure.node_index(service_id)
-    if model.graph.nodes[service_id]["kind"] == "process":
-        raise InputFileError(f"{service_id!r} is a business process, not a service")
-    reached = [
-        (process_id, float(model.exposure.values[row, column]))
-        for column, process_id in enumerate(model.exposure.processes)
-        if model.exposure.values[row, column] > 0
-    ]
-    if not reached:
-        out.print(f"{service_id} reaches no business process on its own.")
+    service_id, reached = blast_radius(model, service)
+    named = f"{service_id} ({service})" if service_id != service else service_id
+    if reached.empty:
+        out.print(f"{named} reaches no business process on its own.")
         return
-    table = Table(title=f"Blast radius of {service_id}")
+    table = Table(title=f"Blast radius of {named}")
     for name in ("process", "criticality", "exposure", "value/hour at risk", "path"):
-        table.add_column(name)
-    for process_id, exposure in sorted(reached, key=lambda item: (-item[1], item[0])):
-        process = model.service_map.process(process_id)
+        table.add_column(name, overflow="fold")
+    for row in reached.itertuples():
         table.add_row(
-            process_id,
-            str(process.criticality),
-            f"{exposure:.3g}",
-            f"{exposure * process.value_per_hour:,.0f}",
-            explain(model, service_id, process_id),
+            str(row.process_id),
+            str(row.criticality),
+            f"{row.exposure:.3g}",
+            f"{row.value_per_hour_at_risk:,.0f}",
+            str(row.path),
         )
     out.print(table)
 

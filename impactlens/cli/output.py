@@ -7,7 +7,7 @@ Figures are written the way a reader expects them, decided by the column's name:
 - minutes (``..._minutes``) as whole minutes in tables;
 - p-values (``..._p_value``) as written in the table, ``1.1e-07``, in CSV too (never ``0.0``);
 - counts as whole numbers (never ``1893.0``), other numbers with up to 4 decimals in CSV;
-- booleans as ``true``/``false`` in CSV;
+- booleans as ``true``/``false`` and moments as ISO 8601 in UTC (``...Z``) in CSV;
 - in tables, keys and flags are never cut and long text (reasons) wraps.
 """
 
@@ -24,11 +24,12 @@ from rich.table import Table
 from impactlens.cli.app import err, out
 from impactlens.errors import InputFileError
 
-__all__ = ["OUTPUT_FORMATS", "check_format", "print_notes", "write_table"]
+__all__ = ["OUTPUT_FORMATS", "check_format", "csv_frame", "is_money", "print_notes", "write_table"]
 
 OUTPUT_FORMATS = ("table", "csv", "json")
 _MONEY = ("value_at_risk", "value_saved", "value_per_hour")
 _WRAPPED = ("reasons", "reason", "explanation", "problem_record", "short_description", "subject")
+_LABELS = ("line", "id", "run_id", "rank", "priority", "suggested")  # numbers, not amounts
 _WHOLE = ("#", "key", "flag", "incident_id", "service_id", "process_id", "direction", "trend")
 
 
@@ -48,8 +49,7 @@ def write_table(frame: pd.DataFrame, *, format: str, title: str, currency: str =
     """`frame` to stdout as a Rich table, CSV or JSON records."""
     check_format(format)
     if format == "csv":
-        text = frame.apply(lambda column: column.map(lambda v: _csv_cell(v, str(column.name))))
-        out.file.write(text.to_csv(index=False))
+        out.file.write(csv_frame(frame).to_csv(index=False))
         return
     if format == "json":
         records = [
@@ -84,17 +84,38 @@ def is_money(name: str) -> bool:
     return any(part in name for part in _MONEY)
 
 
-def _csv_cell(value: Any, name: str) -> Any:
-    value = _json_value(value)
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):  # KPI trends: a|b|c
-        return "|".join(_number(v, name) for v in value)
-    if isinstance(value, float):
-        return _number(value, name)
-    return value
+def csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with its figures as text the way tools expect them (the module's rules).
+
+    Column at a time, vectorised: a million-row score file takes a second, not a minute.
+    """
+    columns = {}
+    for name, values in frame.items():
+        label = str(name)
+        if isinstance(values.dtype, pd.DatetimeTZDtype):
+            columns[name] = values.dt.tz_convert("UTC").dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+        elif pd.api.types.is_bool_dtype(values):
+            columns[name] = values.map({True: "true", False: "false"})
+        elif pd.api.types.is_float_dtype(values):
+            columns[name] = _numbers(values.astype("float64"), label)
+        elif values.dtype == object and values.map(lambda v: isinstance(v, list)).any():
+            columns[name] = values.map(
+                lambda v, label=label: "|".join(_number(x, label) for x in v)
+            )
+        else:
+            columns[name] = values
+    return pd.DataFrame(columns, index=frame.index)
+
+
+def _numbers(values: pd.Series, name: str) -> pd.Series:
+    missing = values.isna()
+    if name.endswith("p_value"):
+        text = values.map(lambda v: f"{v:.2g}")
+    elif is_money(name):
+        text = values.round(2).map("{:.2f}".format)
+    else:
+        text = values.round(4).astype(str).str.replace(r"\.0$", "", regex=True)
+    return text.mask(missing, "")
 
 
 def _number(value: Any, name: str) -> str:
@@ -122,6 +143,8 @@ def _json_value(value: Any) -> Any:
 
 
 def _cell(value: Any, name: str, currency: str) -> str:
+    if isinstance(value, pd.Timestamp) and not pd.isna(value):
+        return value.tz_convert("UTC").strftime("%Y-%m-%d %H:%M") if value.tzinfo else str(value)
     value = _json_value(value)
     if value is None:
         return ""
@@ -136,5 +159,5 @@ def _cell(value: Any, name: str, currency: str) -> str:
             return f"{value:,.0f}"
         return f"{value:,.2f}"
     if isinstance(value, int):
-        return f"{value:,}" if name not in _WHOLE else str(value)
+        return str(value) if name in _WHOLE or name in _LABELS else f"{value:,}"
     return str(value)

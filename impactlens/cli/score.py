@@ -12,6 +12,7 @@ from rich.table import Table
 
 from impactlens.cli.app import app, out
 from impactlens.cli.inputs import AsOfOption, load_model, open_store, parse_as_of
+from impactlens.cli.output import csv_frame
 from impactlens.errors import InputFileError
 
 SCORE_FILES = ("incident_scores.csv", "process_impacts.csv", "rejected.csv")
@@ -49,7 +50,7 @@ def score(
     """
     from impactlens.analysis import read_csv
     from impactlens.analysis import score as score_incidents
-    from impactlens.engine.impact import INCIDENT_SCORE_COLUMNS, PROCESS_IMPACT_COLUMNS
+    from impactlens.engine.impact import PROCESS_IMPACT_COLUMNS
     from impactlens.settings import get_settings
 
     _check_out_dir(out_dir)
@@ -68,18 +69,48 @@ def score(
         with open_store(settings) as store:
             scores = score_incidents(model, as_of=moment, store=store, source=source)
     facts = scores.facts
-    table = facts.incidents
-    columns = [*INCIDENT_SCORE_COLUMNS, "mapped_by"]
-    scored = table[columns].assign(map_version=facts.map_version)
+    names = {p.id: p.name for p in model.service_map.processes}
+    scored = _incident_scores(facts.incidents, names, facts.map_version)
     impacts = facts.pairs[list(PROCESS_IMPACT_COLUMNS)]
+    impacts.insert(2, "process", impacts["process_id"].map(names))
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        scored.to_csv(out_dir / SCORE_FILES[0], index=False, float_format="%.4f")
-        impacts.to_csv(out_dir / SCORE_FILES[1], index=False, float_format="%.4f")
+        csv_frame(scored).to_csv(out_dir / SCORE_FILES[0], index=False)
+        csv_frame(impacts).to_csv(out_dir / SCORE_FILES[1], index=False)
         _rejected_table(scores.rejected).to_csv(out_dir / SCORE_FILES[2], index=False)
     except OSError as error:
         raise InputFileError(f"--out {out_dir}: cannot write there ({error.strerror})") from None
     _print_summary(scores.rows_read, scored, scores.rejected, moment, out_dir, facts.map_version)
+
+
+def _incident_scores(
+    incidents: pd.DataFrame, process_names: dict[str, str], map_version: str | None
+) -> pd.DataFrame:
+    """What a lead needs per incident without a join: what, when, how bad, and why."""
+    table = pd.DataFrame(
+        {
+            "incident_id": incidents["incident_id"],
+            "priority": incidents["priority"],
+            "opened_at": _iso(incidents["opened_at"]),
+            "restored_at": _iso(incidents["resolved_at"]),  # resolved, else closed
+            "short_description": incidents.get("short_description"),
+            "mapped": incidents["mapped"],
+            "service_id": incidents["service_id"],
+            "severity": incidents["severity"],
+            "impact_score": incidents["impact_score"],
+            "impact_minutes": incidents["impact_minutes"],
+            "value_at_risk": incidents["value_at_risk"],
+            "top_process": incidents["top_process"],
+            "top_process_name": incidents["top_process"].map(process_names),
+            "explanation": incidents["explanation"],
+            "mapped_by": incidents["mapped_by"],
+        }
+    )
+    return table.assign(map_version=map_version)
+
+
+def _iso(moments: pd.Series) -> pd.Series:
+    return pd.to_datetime(moments, utc=True).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _check_out_dir(out_dir: Path) -> None:

@@ -26,6 +26,7 @@ from impactlens.engine.whatif import (
     whatif_without,
 )
 
+from impactlens.errors import InvalidSettingsError
 from tests.conftest import empty_history
 
 WEEK = "2026-W45"
@@ -318,3 +319,17 @@ def test_both_members_down_together_is_a_group_outage_after_the_change(make_map,
     assert got["value_saved"].to_dict() == pytest.approx(
         {"order-to-cash": 6300.0, "payroll": 252.0}
     )
+
+
+def test_a_new_map_that_places_none_of_the_weeks_incidents_is_refused(make_map, make_canonical):
+    before = build_impact_model(make_map())
+    after = build_impact_model(
+        make_map(
+            services=[{"id": "other"}],
+            dependencies=[],
+            supports=[{"service": "other", "process": "order-to-cash"}],
+        )
+    )
+    review = reviewed(make_canonical([{"service_id": "web", "priority": 2}]), before)
+    with pytest.raises(InvalidSettingsError, match="the new map places none of the 1 incident active in week 2026-W45"):
+        whatif_map(review, after)
