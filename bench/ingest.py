@@ -125,6 +125,8 @@ def generate_batch(rows: int, seed: int = 0, *, source: str = "bench") -> Ingest
                 rng.random(rows) < 0.03
             ),
             "short_description": (subcategory + " on " + ci + ", users affected").astype("string"),
+            "reopened_at": pd.Series(pd.NaT, index=range(rows), dtype="datetime64[us, UTC]"),
+            "service_component": pd.Series(pd.NA, index=range(rows), dtype="string"),
         },
         columns=list(INCIDENT_COLUMNS),
     )

@@ -81,6 +81,7 @@ class SupportTiers:
     incident_rule: pd.Series
     assignment_tier: pd.Series
     groups: pd.DataFrame
+    rule_incidents: Mapping[str, int]
 
     def rule_counts(self) -> dict[str, int]:
         """How many incidents each rule decided, in `TIER_RULES` order, zeros included."""
@@ -89,12 +90,11 @@ class SupportTiers:
 
     def group_rule_counts(self) -> dict[str, tuple[int, int]]:
         """Per rule that places groups (explicit, service map, group name): how many
-        groups it placed and how many incidents those groups handled."""
-        counts = {}
-        for rule in TIER_RULES[:-1]:
-            placed = self.groups[self.groups["rule"] == rule]
-            counts[rule] = (len(placed), int(placed["incidents"].sum()))
-        return counts
+        groups it placed, and how many incidents had an assignment it placed."""
+        return {
+            rule: (int((self.groups["rule"] == rule).sum()), int(self.rule_incidents[rule]))
+            for rule in TIER_RULES[:-1]
+        }
 
     def unplaced_groups(self, top: int = 5) -> list[tuple[str, int]]:
         """The groups no rule placed that handled the most incidents, with that count."""
@@ -238,6 +238,10 @@ def support_tiers(
         incident_rule=pd.Series(rules.take(incident_rule), index=incidents.index, name="tier_rule"),
         assignment_tier=pd.Series(_text(rank), index=history.index, name="support_tier"),
         groups=_group_table(names, codes, owner, rank, rule, group_rule),
+        rule_incidents={
+            name: int(np.unique(owner[known & (rule == index) & (rank > 0)]).size)
+            for index, name in enumerate(TIER_RULES[:-1])
+        },
     )
 
 

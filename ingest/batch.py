@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 __all__ = [
@@ -25,9 +26,11 @@ INCIDENT_COLUMNS = (
     "source", "incident_id", "opened_at", "resolved_at", "closed_at", "updated_at", "state",
     "priority", "impact", "urgency", "ci", "service_id", "category", "subcategory",
     "assignment_group", "location", "support_tier", "reassignment_count", "reopen_count",
-    "problem_id", "caused_by_change", "short_description",
+    "problem_id", "caused_by_change", "short_description", "reopened_at", "service_component",
 )  # fmt: skip
-TIMESTAMP_COLUMNS = ("opened_at", "resolved_at", "closed_at", "updated_at")
+# ``reopened_at``: when the incident was (last) reopened, as the source says; one reopen.
+# ``service_component``: between CI and service (a WBS element, business service, product).
+TIMESTAMP_COLUMNS = ("opened_at", "resolved_at", "closed_at", "updated_at", "reopened_at")
 HISTORY_COLUMNS = ("source", "incident_id", "at", "assignment_group", "support_tier")
 # ``raw`` is the rejected row as the source had it (JSON text of its fields).
 REJECTED_COLUMNS = ("source", "line", "problem", "reason", "raw")
@@ -35,11 +38,17 @@ REJECTED_COLUMNS = ("source", "line", "problem", "reason", "raw")
 
 @dataclass(frozen=True)
 class IngestBatch:
-    """Canonical incidents, their assignment history, and the rejected rows."""
+    """Canonical incidents, their assignment history, and the rejected rows.
+
+    ``lines``, when the adapter knows them, is the file line (or, for JSON, the position)
+    each incident was read from, so that a later check (`ingest.plausibility`) can name
+    it; None where it does not.
+    """
 
     incidents: pd.DataFrame
     history: pd.DataFrame
     rejected: pd.DataFrame
+    lines: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         for name, columns in (
@@ -52,6 +61,11 @@ class IngestBatch:
                 raise ValueError(
                     f"IngestBatch.{name} columns {list(frame.columns)} are not {list(columns)}"
                 )
+        if self.lines is not None and len(self.lines) != len(self.incidents):
+            raise ValueError(
+                f"IngestBatch.lines has {len(self.lines)} entries for "
+                f"{len(self.incidents)} incidents"
+            )
 
 
 def empty_batch() -> IngestBatch:

@@ -2,20 +2,16 @@
 
 Columns: ``incident_id, opened_at, priority`` are required; ``resolved_at, closed_at,
 updated_at, state, impact, urgency, ci, category, subcategory, assignment_group,
-location, short_description, reassignment_count, reopen_count, support_tier`` are
-optional. Timestamps are ISO 8601; naive means UTC. A row that cannot be scored is
+location, short_description, reassignment_count, reopen_count, support_tier,
+reopened_at, service_component`` are optional. Timestamps are ISO 8601; naive means UTC
+(a ``reopened_at`` is one reopen: ``reopen_count`` is at least 1 where it is given). A row that cannot be scored is
 rejected with its reason and never sinks the batch.
 """
 
 from __future__ import annotations
 
-import csv
-import gzip
-import io
 import json
-import zlib
 from collections.abc import Callable
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -24,10 +20,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from impactlens.engine.columns import require_columns
 from impactlens.ingest.batch import REJECTED_COLUMNS, IngestBatch
-from impactlens.ingest.rows import duplicate_reason, older_duplicates
-from impactlens.service_map.load import not_utf8
+from impactlens.ingest.canonical_file import (
+    LINE_OFFSET,
+    read_canonical_csv,
+    read_canonical_records,
+    record_start_lines,
+)
+from impactlens.ingest.rows import duplicate_reason, older_duplicates, reopens_counted
 
-from impactlens.errors import InputFileError, excerpt
+from impactlens.errors import excerpt
 from impactlens.moments import utc_moment
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "canonical_batch",
     "parse_canonical_incidents",
     "read_canonical_csv",
+    "read_canonical_records",
     "record_start_lines",
 ]
 
@@ -56,6 +58,8 @@ OPTIONAL_COLUMNS = (
     "reassignment_count",
     "reopen_count",
     "support_tier",
+    "reopened_at",
+    "service_component",
 )
 TEXT_COLUMNS = (
     "state",
@@ -66,124 +70,11 @@ TEXT_COLUMNS = (
     "location",
     "short_description",
     "support_tier",
+    "service_component",
 )
-LINE_OFFSET = 2  # data row 0 is line 2 of the file, after the header
 
 Message = str | Callable[[pd.Index], pd.Series]
 Reject = Callable[[pd.Series | np.ndarray, str, Message], None]
-
-
-def read_canonical_csv(path: str | Path) -> pd.DataFrame:
-    """Read a canonical incident CSV as it is (types as the pyarrow reader infers them).
-
-    The frame's index, named ``line``, is the file line each row starts on, counting
-    blank lines and line breaks inside quoted fields, so rejects point at the right line.
-    A ``.gz`` file is decompressed.
-    """
-    file = Path(path)
-    if not file.is_file():
-        raise InputFileError(f"incidents {file}: no such file")
-    data: bytes | None = None  # the file's bytes, only when they are needed
-    try:
-        if file.suffix == ".gz":
-            data = gzip.decompress(file.read_bytes())
-        try:
-            # The path itself, not its bytes: pyarrow reads the file on its own threads,
-            # with no 100 MB copy through a Python bytes object. Compression stays off:
-            # only ".gz" is decompressed, whatever other suffix a file has.
-            frame = pd.read_csv(
-                io.BytesIO(data) if data is not None else file, engine="pyarrow", compression=None
-            )
-        except ValueError as error:
-            if "straddl" not in str(error):
-                raise
-            # A field longer than pyarrow's block (about 1 MB): the C reader has no limit.
-            frame = pd.read_csv(io.BytesIO(data) if data is not None else file, compression=None)
-    except (ValueError, OSError, EOFError, zlib.error) as error:
-        if isinstance(error, UnicodeDecodeError):  # a header line that is not UTF-8
-            raise _not_utf8_error(file, data) from None
-        # pyarrow's ArrowInvalid is a ValueError; a corrupt .gz raises one of the others.
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise InputFileError(f"incidents {file}: not a readable CSV ({reason})") from None
-    _refuse_bytes_columns(file, frame, data)
-    records = len(frame)
-    if data is None and _lines_in_file(file) == records + 1:
-        # One line per record, the usual export: the bytes need not be read at all.
-        lines = np.arange(records, dtype=np.int64) + LINE_OFFSET
-    else:
-        # Blank lines or quoted line breaks (or a .gz): follow the records in the bytes.
-        lines = record_start_lines(file.read_bytes() if data is None else data, records)
-    frame.index = pd.Index(lines, name="line")
-    return frame
-
-
-def _refuse_bytes_columns(file: Path, frame: pd.DataFrame, data: bytes | None) -> None:
-    """Refuse a file that is not UTF-8, which pyarrow reads as columns of bytes.
-
-    pyarrow validates UTF-8 as it reads, and types a column holding invalid bytes as
-    binary; looking at one value per object column keeps the good path free of any
-    decoding in Python. Only a file found bad is decoded, to say where.
-    """
-    for position, dtype in enumerate(frame.dtypes):
-        if not pd.api.types.is_object_dtype(dtype):
-            continue
-        values = frame.iloc[:, position]
-        first = values.first_valid_index()
-        if first is not None and isinstance(values.loc[first], bytes):
-            raise _not_utf8_error(file, data)
-
-
-def _not_utf8_error(file: Path, data: bytes | None) -> InputFileError:
-    data = file.read_bytes() if data is None else data
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        return InputFileError(f"incidents {file}: {not_utf8(data, error.start)}")
-    return InputFileError(f"incidents {file}: not UTF-8 text")
-
-
-def _lines_in_file(file: Path) -> int:
-    """Lines of a file as `record_start_lines` counts them, from a memory map.
-
-    Counting newlines in 16 MiB slices of a map costs ~20 ms for 100 MB and keeps
-    memory flat, where ``read_bytes().count`` costs a 100 MB copy and ~100 ms.
-    """
-    size = file.stat().st_size
-    if size == 0:  # an empty file cannot be mapped; b"" is one line to `record_start_lines`
-        return 1
-    data = np.memmap(file, dtype=np.uint8, mode="r")
-    try:
-        step = 1 << 24
-        newlines = sum(
-            int(np.count_nonzero(data[start : start + step] == ord("\n")))
-            for start in range(0, size, step)
-        )
-        return newlines + (0 if data[-1] == ord("\n") else 1)
-    finally:
-        del data  # let go of the map (and its file handle) now, not at garbage collection
-
-
-def record_start_lines(data: bytes, records: int) -> np.ndarray:
-    """The 1-based line on which each data record of CSV `data` starts.
-
-    >>> record_start_lines(b'id,text\\n1,"two\\nlines"\\n\\n2,27" screen\\n', 2).tolist()
-    [2, 5]
-    """
-    lines_in_file = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
-    if lines_in_file == records + 1:  # one line per record: the usual case, and cheap
-        return np.arange(records, dtype=np.int64) + LINE_OFFSET
-    # Quoted line breaks or blank lines: follow the records with a CSV reader, which, like
-    # the pyarrow reader, honours quotes only at the start of a field.
-    reader = csv.reader(io.StringIO(data.decode("utf-8", errors="replace"), newline=""))
-    next(reader, None)
-    starts, consumed = [], reader.line_num
-    for row in reader:
-        if row:  # the pyarrow reader skips blank lines
-            starts.append(consumed + 1)
-        consumed = reader.line_num
-    if len(starts) != records:  # a layout the two readers see differently: use row order
-        return np.arange(records, dtype=np.int64) + LINE_OFFSET
-    return np.asarray(starts, dtype=np.int64)
 
 
 def parse_canonical_incidents(
@@ -243,14 +134,18 @@ def parse_canonical_incidents(
             if name in raw.columns
             else pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us, UTC]")
         )
-        for name in ("resolved_at", "closed_at", "updated_at")
+        for name in ("resolved_at", "closed_at", "updated_at", "reopened_at")
     }
     resolved_at = later["resolved_at"]
     priority = _priority(raw["priority"], reject)
     levels = {
         name: _level(raw[name], name, reject) for name in ("impact", "urgency") if name in raw
     }
-    for name, verb in (("resolved_at", "resolved"), ("closed_at", "closed")):
+    for name, verb in (
+        ("resolved_at", "resolved"),
+        ("closed_at", "closed"),
+        ("reopened_at", "reopened"),
+    ):
         stamps = later[name]
 
         def before_opened(
@@ -274,7 +169,9 @@ def parse_canonical_incidents(
     usable = reasons.isna().to_numpy()
     # `updated_at`: the column's, else the latest moment the row knows of.
     updated_at = later["updated_at"].fillna(
-        pd.concat([opened_at, resolved_at, later["closed_at"]], axis=1).max(axis=1)
+        pd.concat([opened_at, resolved_at, later["closed_at"], later["reopened_at"]], axis=1).max(
+            axis=1
+        )
     )
     if _may_repeat(incident_id, usable):
         older, kept = older_duplicates(incident_id, updated_at, usable)
@@ -304,6 +201,7 @@ def parse_canonical_incidents(
             "resolved_at": resolved_at[keep],
             "closed_at": later["closed_at"][keep],
             "updated_at": updated_at[keep],
+            "reopened_at": later["reopened_at"][keep],
             "priority": priority[keep].astype(np.int64),
             **{name: values[keep] for name, values in levels.items()},
         }
@@ -335,7 +233,8 @@ def _as_text(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def _text(values: pd.Series) -> pd.Series:
-    text = values.astype("string").str.strip()
+    # A byte order mark inside a value (files pasted together) is no part of the value.
+    text = values.astype("string").str.replace("\ufeff", "", regex=False).str.strip()
     return text.mask(text == "")
 
 
@@ -484,15 +383,20 @@ def canonical_batch(
             "location": column("location", "string"),
             "support_tier": column("support_tier", "string"),
             "reassignment_count": _counts(incidents, "reassignment_count"),
-            "reopen_count": _counts(incidents, "reopen_count"),
+            "reopen_count": reopens_counted(
+                pd.Series(_counts(incidents, "reopen_count")), incidents["reopened_at"]
+            ).array,
             "problem_id": pd.array([pd.NA] * count, dtype="string"),
             "caused_by_change": pd.array([pd.NA] * count, dtype="string"),
             "short_description": column("short_description", "string"),
+            "reopened_at": moments("reopened_at"),
+            "service_component": column("service_component", "string"),
         }
     )
     assignments, bad_history = _canonical_history(frame, history, source)
     quarantined = pd.concat([_rejected_rows(rejected, source), bad_history], ignore_index=True)
-    return IngestBatch(frame, assignments, quarantined[list(REJECTED_COLUMNS)])
+    lines = incidents["line"].to_numpy(dtype=np.int64)
+    return IngestBatch(frame, assignments, quarantined[list(REJECTED_COLUMNS)], lines=lines)
 
 
 def _counts(incidents: pd.DataFrame, name: str) -> pd.api.extensions.ExtensionArray:

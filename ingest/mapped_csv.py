@@ -1,11 +1,12 @@
 """Any CSV export as canonical incidents, through a small YAML mapping file.
 
 The mapping names which source column holds which canonical column, how the source's
-values translate (``Urgent`` -> priority 1), how its dates are written, in which time
-zone, and defaults for what the export lacks. `load_mapping` reads and validates the
-file (pydantic, at this edge only), reporting every problem with its place; the pure
-`parse_mapped_csv` applies a mapping to rows. The format is documented, with worked
-examples, in ``docs/ingest-mapping.md``::
+values translate (``Urgent`` -> priority 1), how its dates and numbers are written, how
+the file is separated and encoded, whether it is an activity log (a row per event) or
+comes with a history file, and the support tiers its group names carry. `load_mapping`
+reads and validates the file (`ingest.mapping`), reporting every problem with its place;
+the pure `parse_mapped_csv` applies a mapping to rows. The format is documented, with
+worked examples, in ``docs/ingest-mapping.md``::
 
     source: remedy                     # the source of every row (default "csv")
     columns:                           # source column -> canonical column
@@ -17,17 +18,32 @@ examples, in ``docs/ingest-mapping.md``::
     date_format: "%m/%d/%Y %I:%M:%S %p"  # strptime (or a list); or day_first: true
     timezone: America/New_York         # IANA zone of naive timestamps (default UTC)
     defaults: {category: Hardware}     # canonical column -> value when missing
+    delimiter: ";"                     # , ; | or "\t" (default ,)
+    decimal: ","                       # , or . (default .)
+    encoding: latin-1                  # utf-8, utf-8-sig, latin-1 or cp1252 (default utf-8)
+    tier_patterns: [[L3, "(?i)3rd"], [L2, "(?i)2nd"]]  # group name -> tier, at ingest
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import datetime
-from pathlib import Path
-from typing import Annotated, Any
+from dataclasses import replace
 
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
 import pandas as pd
-from impactlens.ingest.batch import INCIDENT_COLUMNS, TIMESTAMP_COLUMNS, IngestBatch
+from impactlens.engine.tiers import TIERS, TierPattern, group_name_tiers
+from impactlens.ingest.batch import TIMESTAMP_COLUMNS, IngestBatch
+from impactlens.ingest.mapped_events import activity_log_batch, with_history_file
+from impactlens.ingest.mapping import (
+    COUNT_COLUMNS,
+    MAPPABLE_COLUMNS,
+    CsvMapping,
+    MappingValidationError,
+    build_mapping,
+    load_mapping,
+)
 from impactlens.ingest.rows import (
     RowProblems,
     assemble_batch,
@@ -40,146 +56,28 @@ from impactlens.ingest.values import (
     INTEGER_COLUMNS,
     describe_formats,
     leading_number,
+    listed_values,
     missing_as_na,
     parse_timestamps,
     priority_from_text,
     whole_numbers,
+    with_decimal_point,
 )
-from impactlens.service_map.load import load_yaml
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from impactlens.errors import (
-    InvalidTimezoneError,
-    MapIssue,
-    MappingValidationError,
-    MissingColumnsError,
-    excerpt,
-)
-from impactlens.moments import time_zone
+from impactlens.errors import InputFileError, MissingColumnsError, excerpt
 
 __all__ = [
     "MAPPABLE_COLUMNS",
     "CsvMapping",
     "MappingValidationError",
     "build_mapping",
+    "clean_headers",
     "load_mapping",
     "parse_mapped_csv",
+    "with_tier_patterns",
 ]
 
-# ``source`` comes from the mapping; ``service_id`` from the service map, later.
-MAPPABLE_COLUMNS = tuple(c for c in INCIDENT_COLUMNS if c not in ("source", "service_id"))
-REQUIRED_TARGETS = ("incident_id", "opened_at")
-COUNT_COLUMNS = ("reassignment_count", "reopen_count")
-TIERS = ("L1", "L2", "L3")
-_KEYS = ("source", "columns", "values", "date_format", "day_first", "timezone", "defaults")
 Scalar = str | int | float
-
-
-def _canonical(name: str) -> str:
-    if name not in MAPPABLE_COLUMNS:
-        import difflib
-
-        close = difflib.get_close_matches(name, MAPPABLE_COLUMNS, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        if name in ("source", "service_id"):
-            hint = " (source comes from the mapping's source; service_id from the service map)"
-        raise ValueError(f"unknown canonical column {excerpt(name)}{hint}")
-    return name
-
-
-def _timezone(name: str) -> str:
-    # pydantic turns a ValueError into an issue placed at ``timezone``.
-    try:
-        time_zone(name)
-    except InvalidTimezoneError as error:
-        raise ValueError(str(error)) from None
-    return name
-
-
-def _date_format(fmt: str) -> str:
-    if "%" not in fmt:
-        raise ValueError(f"{excerpt(fmt)} has no strptime directive such as %d or %Y")
-    try:
-        sample = datetime(2026, 11, 12, 9, 41, 7)
-        datetime.strptime(sample.strftime(fmt), fmt)
-    except ValueError as error:
-        raise ValueError(f"{excerpt(fmt)} is not a strptime format ({error})") from None
-    return fmt
-
-
-def _date_formats(value: Any) -> tuple[str, ...] | None:
-    """One strptime format or a list of them, as a tuple; one message for any problem."""
-    if value is None:
-        return None
-    formats = [value] if isinstance(value, str) else value
-    if not isinstance(formats, list) or not formats or not all(isinstance(f, str) for f in formats):
-        raise ValueError(f"must be a strptime format or a list of them, got {_describe(value)}")
-    return tuple(_date_format(fmt) for fmt in formats)
-
-
-Canonical = Annotated[str, AfterValidator(_canonical)]
-
-
-class CsvMapping(BaseModel):
-    """A validated CSV mapping (see the module docstring and ``docs/ingest-mapping.md``)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    source: Annotated[str, Field(min_length=1)] = "csv"
-    columns: dict[str, Canonical]
-    # Value and default types depend on the column: `_meaning_issues` checks them.
-    values: dict[Canonical, dict[str, Any]] = Field(default_factory=dict)
-    date_format: Annotated[tuple[str, ...] | None, BeforeValidator(_date_formats)] = None
-    day_first: bool | None = None
-    timezone: Annotated[str, AfterValidator(_timezone)] = "UTC"
-    defaults: dict[Canonical, Any] = Field(default_factory=dict)
-
-    @property
-    def date_formats(self) -> tuple[str, ...]:
-        """The strptime formats to try, in order (ISO 8601 is always tried after them)."""
-        return self.date_format or ()
-
-
-def build_mapping(records: Any, *, where: str | None = None) -> CsvMapping:
-    """Validate a decoded mapping; raise `MappingValidationError` with every problem.
-
-    Examples
-    --------
-    >>> build_mapping({"columns": {"Ticket": "incident_id", "Opened": "opened_at",
-    ...                            "Prio": "priority"}}).source
-    'csv'
-    >>> build_mapping({"columns": {"Opened": "opend_at"}, "timezone": "Mars/Base"})
-    Traceback (most recent call last):
-    ...
-    impactlens.errors.MappingValidationError: CSV mapping is invalid (5 errors):
-      columns.Opened: unknown canonical column 'opend_at' (did you mean 'opened_at'?)
-      timezone: time zone 'Mars/Base' is not an IANA zone name (for example Europe/Berlin or UTC)
-      columns: no column is mapped to incident_id
-      columns: no column is mapped to opened_at
-      columns: no column is mapped to priority, and defaults has no priority
-    """
-    if not isinstance(records, Mapping):
-        issue = MapIssue("(top level)", f"must be a mapping, got {_describe(records)}")
-        raise MappingValidationError([issue], source=where)
-    records = _with_text_keys(records)
-    issues: list[MapIssue] = []
-    mapping = None
-    try:
-        mapping = CsvMapping.model_validate(records)
-    except ValidationError as error:
-        issues.extend(_issue(detail) for detail in error.errors())
-    issues.extend(_meaning_issues(records))
-    if issues:
-        raise MappingValidationError(_unique(issues), source=where)
-    assert mapping is not None
-    return mapping
-
-
-def load_mapping(path: str | Path) -> CsvMapping:
-    """Read a YAML mapping file and validate it (see `build_mapping`)."""
-    # One safe loader for every YAML file: size limit, alias budget, places in errors.
-    records = load_yaml(path, what="mapping", invalid=MappingValidationError)
-    return build_mapping(records, where=str(path))
 
 
 def parse_mapped_csv(
@@ -188,6 +86,7 @@ def parse_mapped_csv(
     *,
     source: str | None = None,
     as_of: pd.Timestamp | str | None = None,
+    history: pd.DataFrame | None = None,
 ) -> IngestBatch:
     """Canonical incidents from any CSV's rows, through a mapping.
 
@@ -201,15 +100,21 @@ def parse_mapped_csv(
     source
         The ``source`` of every row; defaults to the mapping's ``source``.
     as_of
-        When given, rows opened after it are rejected.
+        When given, incidents opened after it are rejected.
+    history
+        The rows of a history file (an activity log of the incidents), read through the
+        mapping's ``history`` section: its events become the assignment history.
 
-    Every source column under ``columns`` must be in `raw`. Values are read as follows:
-    timestamps with ``date_format`` (or ``day_first``), then ISO 8601; ``priority``,
-    ``impact`` and ``urgency`` through ``values`` (case-insensitive), else as numbers
-    (``2``, ``2 - High``, ``P2``); counts as whole numbers; ``support_tier`` through
-    ``values``, else ``L1``/``L2``/``L3``; text through ``values`` where a value is listed,
-    as it is otherwise. ``defaults`` fill what is still missing. A value that cannot be
-    read rejects its row, with the reason.
+    Every source column under ``columns`` (and ``activity_log``) must be in `raw`. Values
+    are read as follows: timestamps with ``date_format`` (or ``day_first``), then ISO
+    8601; ``priority``, ``impact`` and ``urgency`` through ``values`` (case-insensitive),
+    else as numbers (``2``, ``2 - High``, ``P2``; ``2,0`` with ``decimal: ","``); counts
+    as whole numbers; ``support_tier`` through ``values``, else ``L1``/``L2``/``L3``; text
+    through ``values`` where a value is listed, as it is otherwise. ``defaults`` fill
+    what is still missing. A value that cannot be read rejects its row, with the reason.
+    With ``activity_log``, each incident is its latest event (`activity_log_batch`).
+    With ``tier_patterns``, the assignment history's tiers are set from its group names
+    (`with_tier_patterns`).
 
     Examples
     --------
@@ -227,8 +132,15 @@ def parse_mapped_csv(
     if not isinstance(mapping, CsvMapping):
         mapping = build_mapping(mapping)
     source = source or mapping.source
-    raw = raw.rename(columns=lambda name: str(name).lstrip("\ufeff").strip())
-    missing = [column for column in mapping.columns if column not in raw.columns]
+    if history is not None and mapping.history is None:
+        raise InputFileError(
+            "the mapping has no history section saying which columns of the history file "
+            "hold the incident, the time and the group"
+        )
+    if history is not None and mapping.activity_log is not None:
+        raise InputFileError("an activity log is its own history: give no history file with it")
+    raw = clean_headers(raw)
+    missing = [column for column in mapping.file_columns() if column not in raw.columns]
     if missing:
         raise MissingColumnsError(missing, where=f"CSV for mapping {excerpt(mapping.source)}")
 
@@ -247,16 +159,81 @@ def parse_mapped_csv(
         else:
             columns[canonical] = present.fillna(filler)
 
-    return assemble_batch(
-        columns,
-        problems=problems,
-        raw_json=lambda at: rows_as_json(raw.iloc[at]),
-        lines=row_lines(raw),
-        source=source,
-        names={canonical: header for header, canonical in mapping.columns.items()},
-        history=opening_history(columns) if "assignment_group" in columns else None,
-        as_of=as_of,
+    names = {canonical: header for header, canonical in mapping.columns.items()}
+    lines = row_lines(raw)
+
+    def raw_json(at: np.ndarray) -> list[str]:
+        return rows_as_json(raw.iloc[at])
+
+    if mapping.activity_log is not None:
+        batch = activity_log_batch(
+            raw, columns, mapping, problems,
+            source=source, lines=lines, raw_json=raw_json, names=names, as_of=as_of,
+        )  # fmt: skip
+    else:
+        batch = assemble_batch(
+            columns,
+            problems=problems,
+            raw_json=raw_json,
+            lines=lines,
+            source=source,
+            names=names,
+            history=opening_history(columns) if "assignment_group" in columns else None,
+            as_of=as_of,
+        )
+        if history is not None:
+            file_ids = columns["incident_id"].dropna().unique()
+            batch = with_history_file(batch, history, mapping, source=source, file_ids=file_ids)
+    if mapping.tier_patterns is not None:
+        # Without a history of its own, the file knows each incident's group only: that
+        # group's tier is the incident's.
+        own_history = mapping.activity_log is not None or history is not None
+        batch = with_tier_patterns(batch, mapping.tier_patterns, incidents=not own_history)
+    return batch
+
+
+def clean_headers(raw: pd.DataFrame) -> pd.DataFrame:
+    """`raw` with header names stripped of spaces and byte order marks."""
+    return raw.rename(columns=lambda name: str(name).replace("\ufeff", "").strip())
+
+
+def with_tier_patterns(
+    batch: IngestBatch, patterns: tuple[TierPattern, ...], *, incidents: bool
+) -> IngestBatch:
+    """`batch` with the support tier the first matching pattern gives each group.
+
+    Each history row without a tier of its own gets its group's (see
+    `engine.tiers.group_name_tiers`), and, with `incidents`, each incident without one
+    gets its ``assignment_group``'s. A tier the source states is kept; a group no pattern
+    matches stays without one (the analysis places it later).
+
+    >>> from impactlens.ingest.rows import history_frame
+    >>> from impactlens.ingest.batch import empty_batch
+    >>> base = empty_batch()
+    >>> history = history_frame(["A", "A"], pd.to_datetime(["2026-11-02"] * 2, utc=True),
+    ...                         ["Desk", "Apps 2nd"], source="t")
+    >>> tiered = with_tier_patterns(IngestBatch(base.incidents, history, base.rejected),
+    ...                             (("L2", "2nd"),), incidents=False)
+    >>> tiered.history["support_tier"].tolist()
+    [<NA>, 'L2']
+    """
+
+    def tiers_of(groups: pd.Series, stated: pd.Series) -> pd.Series:
+        ranks = group_name_tiers(groups, patterns)
+        named = pd.Series(np.array([None, *TIERS], dtype=object)[ranks], dtype="string")
+        return stated.reset_index(drop=True).astype("string").fillna(named)
+
+    history = batch.history.reset_index(drop=True)
+    history = history.assign(
+        support_tier=tiers_of(history["assignment_group"], history["support_tier"])
     )
+    frame = batch.incidents
+    if incidents:
+        frame = frame.reset_index(drop=True)
+        frame = frame.assign(
+            support_tier=tiers_of(frame["assignment_group"], frame["support_tier"])
+        )
+    return replace(batch, incidents=frame, history=history)
 
 
 def _read(
@@ -276,179 +253,39 @@ def _read(
             problems, unreadable, problem="bad timestamp", where=header, text=text, why=why
         )
         return stamps
+    # Numbers are read as the file writes them (2,0 with a decimal comma); value maps
+    # and reasons use the text as it is.
+    number_text = with_decimal_point(text, mapping.decimal)
     if canonical == "priority":
-        priority, unknown = priority_from_text(text, {str(k): int(v) for k, v in listed.items()})
+        names = {str(k): int(v) for k, v in listed.items()}
+        priority, unknown = priority_from_text(number_text, names)
         known = f"in values.priority ({', '.join(map(str, listed))}) " if listed else ""
         why = f"is not a priority {known}or a number from 1 to 5"
         reject_bad_text(problems, unknown, problem="bad priority", where=header, text=text, why=why)
         return priority
     if canonical in INTEGER_COLUMNS:
-        mapped = pd.to_numeric(_lookup(text, listed), errors="coerce").astype("Int64")
+        mapped = pd.to_numeric(listed_values(text, listed), errors="coerce").astype("Int64")
         if canonical in COUNT_COLUMNS:
-            numbers, _ = whole_numbers(text)
+            numbers, _ = whole_numbers(number_text)
             valid = mapped.fillna(numbers)
             why = "is not a whole number of 0 or more"
         else:
-            valid = mapped.fillna(leading_number(text)).where(lambda n: n.between(1, 5))
+            valid = mapped.fillna(leading_number(number_text)).where(lambda n: n.between(1, 5))
             why = "is not a number from 1 to 5 (such as 2 or '2 - Medium')"
         bad = (text.notna() & valid.isna()).to_numpy(dtype=bool)
         reject_bad_text(problems, bad, problem="bad number", where=header, text=text, why=why)
         return valid.astype("Int64")
     if canonical == "support_tier":
-        tier = _lookup(text, listed).fillna(text.str.strip().str.upper())
+        tier = listed_values(text, listed).fillna(text.str.strip().str.upper())
         valid = tier.where(tier.isin(TIERS))
         bad = (text.notna() & valid.isna()).to_numpy(dtype=bool)
         why = "is not a support tier (L1, L2 or L3; map other names under values.support_tier)"
         reject_bad_text(problems, bad, problem="bad value", where=header, text=text, why=why)
         return valid.astype("string")
-    return _lookup(text, listed).fillna(text).astype("string")
-
-
-def _lookup(text: pd.Series, listed: Mapping[str, Scalar]) -> pd.Series:
-    """The listed value of each text (keys compared case-insensitively), else NA."""
-    if not listed:
-        return pd.Series(pd.NA, index=text.index, dtype="string")
-    table = {str(key).strip().casefold(): str(value) for key, value in listed.items()}
-    return text.str.strip().str.casefold().map(table, na_action="ignore").astype("string")
+    return listed_values(text, listed).fillna(text).astype("string")
 
 
 def _default(canonical: str, value: Scalar) -> Any:
     if canonical == "priority" or canonical in INTEGER_COLUMNS:
         return int(value)
     return str(value)
-
-
-# --- validation of what each key means (pydantic checks the shape) ----------------------
-
-
-def _meaning_issues(records: Mapping[str, Any]) -> list[MapIssue]:
-    issues: list[MapIssue] = []
-    columns = records.get("columns")
-    columns = columns if isinstance(columns, Mapping) else {}
-    defaults = records.get("defaults")
-    defaults = defaults if isinstance(defaults, Mapping) else {}
-    seen: dict[str, str] = {}
-    for header, canonical in columns.items():
-        if isinstance(canonical, str) and canonical in seen:
-            issues.append(
-                MapIssue(
-                    f"columns.{_step(header)}",
-                    f"{canonical} is already mapped from {excerpt(seen[canonical])}",
-                )
-            )
-        elif isinstance(canonical, str):
-            seen[canonical] = header
-    if "columns" in records and isinstance(records.get("columns"), Mapping):
-        for required in REQUIRED_TARGETS:
-            if required not in seen:
-                issues.append(MapIssue("columns", f"no column is mapped to {required}"))
-        if "priority" not in seen and "priority" not in defaults:
-            issues.append(
-                MapIssue("columns", "no column is mapped to priority, and defaults has no priority")
-            )
-    values = records.get("values")
-    for canonical, listed in values.items() if isinstance(values, Mapping) else []:
-        if canonical in TIMESTAMP_COLUMNS:
-            issues.append(
-                MapIssue(
-                    f"values.{_step(canonical)}", "timestamps are read with date_format, not values"
-                )
-            )
-            continue
-        if not isinstance(listed, Mapping):
-            continue  # pydantic reports the shape
-        folded: dict[str, str] = {}
-        for key, target in listed.items():
-            place = f"values.{_step(canonical)}.{_step(key)}"
-            problem = _target_problem(canonical, target)
-            if problem:
-                issues.append(MapIssue(place, problem))
-            fold = str(key).strip().casefold()
-            if fold in folded:
-                issues.append(
-                    MapIssue(place, f"repeats {excerpt(folded[fold])} (values match ignoring case)")
-                )
-            folded.setdefault(fold, str(key))
-    for canonical, target in defaults.items():
-        place = f"defaults.{_step(canonical)}"
-        if canonical in (*TIMESTAMP_COLUMNS, "incident_id"):
-            issues.append(MapIssue(place, f"{canonical} cannot have a default"))
-            continue
-        problem = _target_problem(canonical, target)
-        if problem:
-            issues.append(MapIssue(place, problem))
-    if records.get("date_format") is not None and records.get("day_first") is not None:
-        issues.append(MapIssue("day_first", "give date_format or day_first, not both"))
-    return issues
-
-
-def _target_problem(canonical: str, target: Any) -> str | None:
-    """Why `target` cannot be a value of `canonical`, or None when it can."""
-    if canonical not in MAPPABLE_COLUMNS:
-        return None  # reported as an unknown column already
-    whole = isinstance(target, int) and not isinstance(target, bool)
-    if canonical in ("priority", "impact", "urgency"):
-        if not whole or not 1 <= target <= 5:
-            return f"{canonical} must be a whole number from 1 to 5, got {_describe(target)}"
-    elif canonical in COUNT_COLUMNS:
-        if not whole or target < 0:
-            return f"{canonical} must be a whole number of 0 or more, got {_describe(target)}"
-    elif canonical == "support_tier":
-        if target not in TIERS:
-            return f"support_tier must be L1, L2 or L3, got {_describe(target)}"
-    elif isinstance(target, bool) or not isinstance(target, str | int | float):
-        return f"{canonical} must be text, got {_describe(target)}"
-    return None
-
-
-def _issue(detail: Mapping[str, Any]) -> MapIssue:
-    place = ".".join(
-        f"[{step}]" if isinstance(step, int) else _step(step)
-        for step in detail["loc"]
-        if step != "[key]"
-    )
-    kind, message = detail["type"], str(detail["msg"]).removeprefix("Value error, ")
-    if kind == "extra_forbidden":
-        message = f"unknown key (expected one of: {', '.join(_KEYS)})"
-    elif kind == "missing":
-        message = "missing"
-    elif kind != "value_error":
-        message = f"{message}, got {_describe(detail.get('input'))}"
-    return MapIssue(place or "(top level)", message)
-
-
-def _with_text_keys(records: Mapping[str, Any]) -> dict[str, Any]:
-    """YAML reads ``1: 1`` with a number key; value maps and columns match text."""
-    out = dict(records)
-    for key in ("columns", "defaults"):
-        if isinstance(out.get(key), Mapping):
-            out[key] = {str(k): v for k, v in out[key].items()}
-    if isinstance(out.get("values"), Mapping):
-        out["values"] = {
-            str(k): ({str(kk): vv for kk, vv in v.items()} if isinstance(v, Mapping) else v)
-            for k, v in out["values"].items()
-        }
-    return out
-
-
-def _unique(issues: Sequence[MapIssue]) -> list[MapIssue]:
-    seen: set[tuple[str, str]] = set()
-    unique = []
-    for issue in issues:
-        if (issue.place, issue.message) not in seen:
-            seen.add((issue.place, issue.message))
-            unique.append(issue)
-    return unique
-
-
-def _describe(value: Any) -> str:
-    if value is None:
-        return "nothing"
-    if isinstance(value, str):
-        return f"the string {excerpt(value)}"
-    return f"{type(value).__name__} {excerpt(value)}"
-
-
-def _step(key: Any) -> str:
-    """A key as a step of an issue's place (``columns.<key>``), cut when it is long."""
-    return excerpt(str(key), 40, quote=False)

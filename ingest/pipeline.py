@@ -39,11 +39,16 @@ Progress = Callable[[int, int], None]
 class IngestReport:
     """What one ingest did; ``new + updated + unchanged`` is the incidents read.
 
-    ``quarantined_by_problem``: rows quarantined, by kind of problem, most first.
+    ``quarantined``: rows newly quarantined; ``already_quarantined``: bad rows the
+    quarantine held already (a re-ingest does not store them twice);
+    ``quarantined_by_problem``: the file's bad rows, by kind of problem, most first.
     ``tier_rules``: incidents per rule that decides their support tier
-    (`engine.tiers.TIER_RULES`), with the map given if any; ``mapped``: incidents that
-    map resolves to a service (None without a map). ``notes``: what the reader should
-    know.
+    (`engine.tiers.TIER_RULES`), with the map given if any; ``tier_groups``: per rule
+    that places groups, (groups placed, incidents those groups handled);
+    ``unplaced_groups``: the groups no rule placed that handled the most incidents, with
+    that count. ``mapped``: incidents that map resolves to a service (None without a
+    map). ``notes``: what the reader should know. ``blank_rows``: wholly blank rows of
+    the file skipped (never quarantined).
     """
 
     run_id: int
@@ -60,6 +65,10 @@ class IngestReport:
     mapped: int | None = None
     map_version: str | None = None
     notes: tuple[str, ...] = field(default=())
+    blank_rows: int = 0
+    already_quarantined: int = 0
+    tier_groups: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    unplaced_groups: tuple[tuple[str, int], ...] = ()
 
 
 def read_export(
@@ -190,4 +199,8 @@ def ingest_batch(
         mapped=mapped,
         map_version=map_version(service_map) if service_map is not None else None,
         notes=tuple(notes),
+        blank_rows=read.blank_rows,
+        already_quarantined=summary.already_quarantined,
+        tier_groups=tiers.group_rule_counts(),
+        unplaced_groups=tuple(tiers.unplaced_groups()),
     )

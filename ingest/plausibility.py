@@ -24,7 +24,8 @@ FUTURE_TOLERANCE = pd.Timedelta(days=1)
 def reject_implausible(batch: IngestBatch, *, now: pd.Timestamp) -> IngestBatch:
     """Move incidents with a timestamp before 1990 or over a day after `now` to rejected.
 
-    Their assignment history goes with them (it is not stored).
+    Their assignment history goes with them (it is not stored); each keeps the file line
+    the adapter read it from (`IngestBatch.lines`), where it knows it.
 
     Examples
     --------
@@ -36,7 +37,7 @@ def reject_implausible(batch: IngestBatch, *, now: pd.Timestamp) -> IngestBatch:
     >>> batch = reject_implausible(IngestBatch(incidents, base.history, base.rejected),
     ...                            now=pd.Timestamp("2026-11-28", tz="UTC"))
     >>> batch.incidents["incident_id"].tolist(), batch.rejected["reason"].tolist()
-    (['A'], ['opened_at 2099-12-31T00:00:00Z is in the future (now is 2026-11-28T00:00:00Z)'])
+    (['A'], ['opened_at 2099-12-31T00:00:00Z is in the future (more than a day after the ingest)'])
     """
     incidents = batch.incidents
     latest = now + FUTURE_TOLERANCE
@@ -46,7 +47,9 @@ def reject_implausible(batch: IngestBatch, *, now: pd.Timestamp) -> IngestBatch:
         shown = stamps.dt.strftime("%Y-%m-%dT%H:%M:%SZ")
         future = (stamps > latest) & reasons.isna()
         reasons[future] = (
-            f"{column} " + shown[future] + f" is in the future (now is {now:%Y-%m-%dT%H:%M:%SZ})"
+            # No moment of "now" in the reason: the same row ingested again has the same
+            # reason, so the quarantine keeps it once (store.quarantine).
+            f"{column} " + shown[future] + " is in the future (more than a day after the ingest)"
         )
         ancient = (stamps < EARLIEST) & reasons.isna()
         reasons[ancient] = f"{column} " + shown[ancient] + " is before 1990"
@@ -57,7 +60,10 @@ def reject_implausible(batch: IngestBatch, *, now: pd.Timestamp) -> IngestBatch:
     rejected = pd.DataFrame(
         {
             "source": dropped["source"].astype("string").array,
-            "line": pd.array([pd.NA] * len(dropped), dtype="Int64"),
+            "line": pd.array(
+                batch.lines[bad] if batch.lines is not None else [pd.NA] * len(dropped),
+                dtype="Int64",
+            ),
             "problem": pd.array(["implausible timestamp"] * len(dropped), dtype="string"),
             "reason": reasons[bad].array,
             "raw": pd.array(
@@ -80,4 +86,5 @@ def reject_implausible(batch: IngestBatch, *, now: pd.Timestamp) -> IngestBatch:
         incidents=incidents[~bad].reset_index(drop=True),
         history=history[kept_history].reset_index(drop=True),
         rejected=pd.concat([batch.rejected, rejected], ignore_index=True)[list(REJECTED_COLUMNS)],
+        lines=batch.lines[~bad] if batch.lines is not None else None,
     )

@@ -1,8 +1,9 @@
 """Read an ITSM export file into a frame of text, one row per record, for an adapter to parse.
 
-`read_rows` opens and decodes only: every field stays text (pandas ``"string"``; an empty
-field is NA) and the index, named ``line``, is the file line each record starts on, so that
-an adapter's rejected rows point at the right place. Reading is apart from parsing
+`read_rows` (and `read_records`, which also reads other delimiters and encodings and
+counts the wholly blank rows it skips) opens and decodes only: every field stays text
+(pandas ``"string"``; an empty field is NA) and the index, named ``line``, is the file line
+each record starts on, so that an adapter's rejected rows point at the right place. Reading is apart from parsing
 (CONVENTIONS.md, "Parse apart from read"): the ``parse_*`` adapters never open files.
 
 Formats, chosen by the file name: ``.csv``, ``.csv.gz``, ``.json``, ``.json.gz``.
@@ -24,21 +25,28 @@ import io
 import json
 import re
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
-from impactlens.ingest.canonical import record_start_lines
+from impactlens.ingest.canonical_file import record_start_lines
+from impactlens.service_map.load import existing_file
 
 from impactlens.errors import InputFileError, excerpt
 
-__all__ = ["SUFFIXES", "read_rows"]
+__all__ = ["DELIMITERS", "ENCODINGS", "SUFFIXES", "Records", "read_records", "read_rows"]
 
 SUFFIXES = (".csv", ".csv.gz", ".json", ".json.gz")
 RECORD_KEYS = ("result", "records")  # ServiceNow Table API, ServiceNow JSON export
+# The field separators and text encodings a CSV may have, and how messages name them.
+DELIMITERS = {",": "','", ";": "';'", "\t": "tab", "|": "'|'"}
+ENCODINGS = ("utf-8", "utf-8-sig", "latin-1", "cp1252")
+BOM = b"\xef\xbb\xbf"  # U+FEFF in UTF-8: a byte order mark at the start, junk elsewhere
 # A ServiceNow date-time as the database holds it (UTC, system format).
 GLIDE_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
 JSON_SPACE = re.compile(r"[ \t\n\r]*")
@@ -46,8 +54,20 @@ TEXT = pd.StringDtype("pyarrow")
 BLOCK_SIZE = 1 << 24  # bytes pyarrow reads at a time; a longer record is read in one block
 
 
+@dataclass(frozen=True, eq=False)
+class Records:
+    """An export's records as text (see `read_rows`), and the wholly blank CSV rows
+    (``;;;;``, as spreadsheets write at the end) that were skipped."""
+
+    rows: pd.DataFrame
+    blank_rows: int = 0
+
+
 def read_rows(path: str | Path) -> pd.DataFrame:
     """Every record of a CSV or JSON export as text, indexed by the line it starts on.
+
+    A comma-separated UTF-8 file; wholly blank rows are skipped (`read_records` counts
+    them and reads other delimiters and encodings).
 
     >>> import tempfile
     >>> with tempfile.TemporaryDirectory() as folder:
@@ -57,24 +77,65 @@ def read_rows(path: str | Path) -> pd.DataFrame:
     >>> rows["priority"].tolist(), rows.index.tolist()
     (['1 - Critical', <NA>], [2, 3])
     """
-    file = Path(path)
+    return read_records(path).rows
+
+
+def read_records(
+    path: str | Path,
+    *,
+    delimiter: str = ",",
+    encoding: str = "utf-8",
+    settings: str | None = None,
+) -> Records:
+    """Every record of a CSV or JSON export as text, and the blank CSV rows skipped.
+
+    Parameters
+    ----------
+    path
+        A ``.csv``, ``.csv.gz``, ``.json`` or ``.json.gz`` file.
+    delimiter
+        The CSV field separator, one of `DELIMITERS`.
+    encoding
+        The CSV text encoding, one of `ENCODINGS` (JSON is always UTF-8). A UTF-8 byte
+        order mark at the start is dropped whatever the encoding, and a stray one
+        elsewhere (U+FEFF at the start of a value, where files were pasted together) is
+        dropped from the values.
+    settings
+        Where the reader's delimiter and encoding are set (``the mapping m.yaml``), so that
+        a message about a wrong one says what to change there; None: it says to export the
+        file again (comma-separated, UTF-8).
+
+    A row whose every field is empty is skipped and counted, never parsed. A file with
+    the wrong delimiter or encoding is refused with one line saying which it looks like.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     file = Path(folder, "incidents.csv")
+    ...     _ = file.write_bytes("Incident ID;Status\\nIM1;Clos\\xe9\\n;\\n".encode("latin-1"))
+    ...     read = read_records(file, delimiter=";", encoding="latin-1")
+    >>> read.rows["Status"].tolist(), read.blank_rows
+    (['Closé'], 1)
+    """
+    if delimiter not in DELIMITERS:
+        raise ValueError(f"delimiter {delimiter!r} is not one of {sorted(DELIMITERS)}")
+    if encoding not in ENCODINGS:
+        raise ValueError(f"encoding {encoding!r} is not one of {list(ENCODINGS)}")
+    file = existing_file(path, what="export")
     name = file.name.lower()
-    if not file.is_file():
-        raise InputFileError(f"{file}: no such file")
     suffix = next((s for s in sorted(SUFFIXES, key=len, reverse=True) if name.endswith(s)), None)
     if suffix is None:
         raise InputFileError(
             f"{file}: cannot tell the format from the name; expected one of {', '.join(SUFFIXES)}"
         )
     data = _file_bytes(file, compressed=suffix.endswith(".gz"))
-    _check_text(file, data)
-    if data.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte order mark, as Excel writes
-        data = data[3:]
+    _check_not_binary(file, data)
+    is_json = suffix.startswith(".json")
+    data = _as_utf8(file, data, encoding="utf-8" if is_json else encoding, settings=settings)
     if not data.strip():
         raise InputFileError(f"{file}: the file is empty")
-    if suffix.startswith(".json"):
-        return _json_rows(file, data)
-    return _csv_rows(file, data)
+    if is_json:
+        return Records(_json_rows(file, data))
+    return _csv_rows(file, data, delimiter=delimiter, settings=settings)
 
 
 def _file_bytes(file: Path, *, compressed: bool) -> bytes:
@@ -93,8 +154,8 @@ def _file_bytes(file: Path, *, compressed: bool) -> bytes:
         raise InputFileError(f"{file}: not a readable gzip file ({error})") from None
 
 
-def _check_text(file: Path, data: bytes) -> None:
-    """Refuse bytes that are not UTF-8 text, saying where and what they look like."""
+def _check_not_binary(file: Path, data: bytes) -> None:
+    """Refuse bytes that are no text in any encoding read here, saying what they look like."""
     if data[:4] == b"PK\x03\x04":
         raise InputFileError(
             f"{file}: the file is a ZIP archive (an Excel workbook?), not CSV or JSON text"
@@ -106,15 +167,62 @@ def _check_text(file: Path, data: bytes) -> None:
         raise InputFileError(
             f"{file}: binary data, not text (a NUL byte on line {_line_at(data, nul)})"
         )
+
+
+def _as_utf8(file: Path, data: bytes, *, encoding: str, settings: str | None) -> bytes:
+    """The file's text as UTF-8 bytes, byte order marks dropped; refused when the bytes
+    are not text in `encoding`, or are plainly UTF-8 where `encoding` says otherwise."""
+    if data.startswith(BOM):  # whatever the encoding says: Excel writes one
+        data = data[len(BOM) :]
+    # Rare: its first byte is looked for with memchr (~10 ms for 100 MB; a search for the
+    # three bytes costs ~15x that), the bytes replaced only when present.
+    if data.find(BOM[:1]) >= 0 and BOM in data:
+        data = data.replace(BOM, b"")
+    if encoding in ("utf-8", "utf-8-sig"):
+        _check_utf8(file, data, settings=settings)
+        return data
+    if data.isascii():
+        return data  # the same bytes in every encoding read here
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    else:
+        # Accented text in Latin-1 or Windows-1252 is practically never valid UTF-8.
+        at = next(i for i, byte in enumerate(data) if byte >= 0x80)
+        raise InputFileError(
+            f"{file}: {settings or 'the reader'} says encoding {encoding}, but the file is "
+            f"UTF-8 text (line {_line_at(data, at)} has UTF-8 characters); set encoding: utf-8"
+        )
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as error:  # cp1252 leaves five bytes undefined
+        line = _line_at(data, error.start)
+        raise InputFileError(
+            f"{file}: not {encoding} text on line {line} (byte {data[error.start]:#04x} has no "
+            f"character in {encoding}); try encoding: latin-1"
+        ) from None
+    return text.encode("utf-8")
+
+
+def _check_utf8(file: Path, data: bytes, *, settings: str | None) -> None:
+    """Refuse bytes that are not UTF-8 text, saying where and what they may be."""
+    if data.isascii():  # ~6x faster than decoding, and the usual export
+        return
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as error:
         line = _line_at(data, error.start)
         column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
         bad = data[error.start : error.start + 4].hex(" ")
+        what = (
+            f"set encoding: latin-1 or cp1252 in {settings}"
+            if settings
+            else "export the file as UTF-8"
+        )
         raise InputFileError(
             f"{file}: not valid UTF-8 on line {line}, byte {column} of the line "
-            f"(bytes {bad}); export the file as UTF-8 (it may be Windows-1252 or Latin-1)"
+            f"(bytes {bad}); it may be Windows-1252 or Latin-1: {what}"
         ) from None
 
 
@@ -125,23 +233,59 @@ def _line_at(data: bytes, offset: int) -> int:
 # --- CSV ------------------------------------------------------------------------------
 
 
-def _csv_rows(file: Path, data: bytes) -> pd.DataFrame:
+def _csv_rows(file: Path, data: bytes, *, delimiter: str, settings: str | None) -> Records:
     end = data.find(b"\n")
     header_line = data[: end if end >= 0 else len(data)]
-    semicolons, tabs = header_line.count(b";"), header_line.count(b"\t")
-    if b"," not in header_line and (semicolons or tabs):
-        shown = "';'" if semicolons >= tabs else "tab"
-        raise InputFileError(
-            f"{file}: looks like a {shown}-separated file (its header has no ','); "
-            "export it comma-separated"
-        )
-    names = next(csv.reader(io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", newline="")))
-    table = _arrow_csv(file, data, _unique_names(names))
+    _check_delimiter(file, header_line, delimiter, settings=settings)
+    text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", newline="")
+    names = next(csv.reader(text, delimiter=delimiter))
+    table = _arrow_csv(file, data, _unique_names(names), delimiter)
     if not data.endswith((b"\n", b"\r")):
-        _check_last_record(file, data)
+        _check_last_record(file, data, delimiter)
+    lines = record_start_lines(data, table.num_rows, delimiter=delimiter)
+    blank = _blank_rows(table)
+    blank_rows = int(blank.sum())
+    if blank_rows:
+        table, lines = table.filter(pa.array(~blank)), lines[~blank]
     frame = table.to_pandas(types_mapper=lambda _: TEXT)
-    frame.index = pd.Index(record_start_lines(data, len(frame)), name="line")
-    return frame
+    frame.index = pd.Index(lines, name="line")
+    return Records(frame, blank_rows)
+
+
+def _check_delimiter(file: Path, header: bytes, delimiter: str, *, settings: str | None) -> None:
+    """Refuse a header without `delimiter` that has another one: the wrong separator."""
+    if delimiter.encode() in header:
+        return
+    others = {other: header.count(other.encode()) for other in DELIMITERS if other != delimiter}
+    found = max(others, key=lambda other: others[other])
+    if not others[found]:
+        return  # one column, or none of the usual separators: the columns check says more
+    what = (
+        f"set delimiter: {json.dumps(found)} in {settings}"
+        if settings
+        else f"export it {'comma' if delimiter == ',' else DELIMITERS[delimiter]}-separated"
+    )
+    raise InputFileError(
+        f"{file}: looks like a {DELIMITERS[found]}-separated file (its header has no "
+        f"{DELIMITERS[delimiter]}); {what}"
+    )
+
+
+def _blank_rows(table: pa.Table) -> np.ndarray:
+    """True for each row whose every field is missing or spaces.
+
+    Column by column, each only on the rows still blank: usually the first column
+    leaves none, so a big file pays for one column.
+    """
+    blank = np.ones(table.num_rows, dtype=bool)
+    for column in table.columns:
+        rows = np.flatnonzero(blank)
+        if not len(rows):
+            break
+        values = column.take(pa.array(rows)) if len(rows) < table.num_rows else column
+        empty = pc.or_kleene(pc.is_null(values), pc.utf8_is_space(values))
+        blank[rows] = empty.to_numpy(zero_copy_only=False)
+    return blank
 
 
 def _unique_names(names: list[str]) -> list[str]:
@@ -166,7 +310,7 @@ def _unique_names(names: list[str]) -> list[str]:
     return unique
 
 
-def _arrow_csv(file: Path, data: bytes, names: list[str]) -> pa.Table:
+def _arrow_csv(file: Path, data: bytes, names: list[str], delimiter: str) -> pa.Table:
     """The CSV as an Arrow table of strings, its header read as `names`; NA only if empty."""
     convert = pa_csv.ConvertOptions(
         column_types={name: pa.large_string() for name in names},
@@ -174,7 +318,7 @@ def _arrow_csv(file: Path, data: bytes, names: list[str]) -> pa.Table:
         quoted_strings_can_be_null=True,
         null_values=[""],
     )
-    parse = pa_csv.ParseOptions(newlines_in_values=True)
+    parse = pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
     # pyarrow cannot skip a header that has no line break after it
     complete = data if data.endswith((b"\n", b"\r")) else data + b"\n"
     block_size = BLOCK_SIZE
@@ -193,16 +337,19 @@ def _arrow_csv(file: Path, data: bytes, names: list[str]) -> pa.Table:
                 # A record longer than a block (a huge quoted field): read in one block.
                 block_size = len(complete) + 1
                 continue
-            raise InputFileError(f"{file}: {_csv_problem(data, len(names), error)}") from None
+            problem = _csv_problem(data, len(names), error, delimiter)
+            raise InputFileError(f"{file}: {problem}") from None
 
 
-def _check_last_record(file: Path, data: bytes) -> None:
+def _check_last_record(file: Path, data: bytes, delimiter: str) -> None:
     """Refuse a file that ends inside a quoted field, which pyarrow reads without a word.
 
     Only a file without a final line break can have been cut there, so only such a file
     pays for a second, strict reading.
     """
-    reader = csv.reader(io.StringIO(data.decode("utf-8"), newline=""), strict=True)
+    reader = csv.reader(
+        io.StringIO(data.decode("utf-8"), newline=""), delimiter=delimiter, strict=True
+    )
     start = 1
     try:
         for _ in reader:
@@ -216,9 +363,9 @@ def _check_last_record(file: Path, data: bytes) -> None:
         # other strict complaints ('"' inside a field) are quirks both readers accept
 
 
-def _csv_problem(data: bytes, fields: int, error: Exception) -> str:
+def _csv_problem(data: bytes, fields: int, error: Exception, delimiter: str) -> str:
     """Say which line breaks the CSV, found again with Python's reader (errors only)."""
-    reader = csv.reader(io.StringIO(data.decode("utf-8"), newline=""))
+    reader = csv.reader(io.StringIO(data.decode("utf-8"), newline=""), delimiter=delimiter)
     next(reader, None)
     start = reader.line_num + 1
     for row in reader:

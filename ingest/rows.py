@@ -32,6 +32,7 @@ from impactlens.errors import excerpt
 from impactlens.moments import utc_moment
 
 __all__ = [
+    "KNOWN_MOMENTS",
     "RowProblems",
     "assemble_batch",
     "duplicate_reason",
@@ -43,9 +44,13 @@ __all__ = [
     "reject_bad_text",
     "reject_before_opened",
     "reject_older_duplicates",
+    "reopens_counted",
     "row_lines",
     "rows_as_json",
 ]
+
+# What ``updated_at`` defaults to the latest of: every moment the row knows of.
+KNOWN_MOMENTS = ("opened_at", "resolved_at", "closed_at", "reopened_at")
 
 
 def row_lines(raw: pd.DataFrame) -> np.ndarray:
@@ -293,10 +298,10 @@ def assemble_batch(
         ``incidents[7]``.
 
     Rows are rejected when ``incident_id``, ``opened_at`` or ``priority`` is missing, when
-    ``resolved_at`` or ``closed_at`` is before ``opened_at``, when opened after `as_of`,
-    and when another usable row has the same ``incident_id`` and a newer ``updated_at``
-    (on a tie the first row is kept). ``updated_at`` defaults to the latest of
-    ``opened_at``, ``resolved_at`` and ``closed_at``.
+    ``resolved_at``, ``closed_at`` or ``reopened_at`` is before ``opened_at``, when opened
+    after `as_of`, and when another usable row has the same ``incident_id`` and a newer
+    ``updated_at`` (on a tie the first row is kept). ``updated_at`` defaults to the latest
+    of `KNOWN_MOMENTS`; a ``reopened_at`` counts as a reopen (`reopens_counted`).
     """
     rows = len(lines)
     names = dict(names or {})
@@ -307,7 +312,7 @@ def assemble_batch(
     for column in ("incident_id", "opened_at", "priority"):
         problems.add(data[column].isna().to_numpy(), "missing value", f"missing {label[column]}")
     opened = data["opened_at"]
-    later = {column: data[column] for column in ("resolved_at", "closed_at")}
+    later = {column: data[column] for column in ("resolved_at", "closed_at", "reopened_at")}
     reject_before_opened(problems, opened, later, names=label)
     if as_of is not None:
         moment = utc_moment(as_of)
@@ -321,7 +326,8 @@ def assemble_batch(
             ],
         )
 
-    latest = pd.concat([data[c] for c in ("opened_at", "resolved_at", "closed_at")], axis=1)
+    data["reopen_count"] = reopens_counted(data["reopen_count"], data["reopened_at"])
+    latest = pd.concat([data[c] for c in KNOWN_MOMENTS], axis=1)
     ids = data["incident_id"]
     updated = data["updated_at"] = data["updated_at"].fillna(latest.max(axis=1)).astype(UTC)
     reject_older_duplicates(
@@ -342,7 +348,26 @@ def assemble_batch(
         ),
         history=_history(history, ids, good, source),
         rejected=problems.rejected(source=source, lines=lines, raw_json=raw_json),
+        lines=np.asarray(lines)[np.flatnonzero(good)],
     )
+
+
+def reopens_counted(reopen_count: pd.Series, reopened_at: pd.Series) -> pd.Series:
+    """``reopen_count`` with at least one reopen wherever ``reopened_at`` is known.
+
+    A reopen time is one reopen, whether or not the source also counts them.
+
+    >>> reopens_counted(pd.Series([pd.NA, 0, 2, pd.NA], dtype="Int64"),
+    ...                 pd.Series(pd.to_datetime([None, "2026-11-02", "2026-11-03", "2026-11-04"],
+    ...                                          utc=True))).tolist()
+    [<NA>, 1, 2, 1]
+    """
+    counts = pd.Series(reopen_count).reset_index(drop=True).astype("Int64")
+    reopened = pd.Series(reopened_at).reset_index(drop=True).notna().to_numpy(dtype=bool)
+    if not reopened.any():
+        return counts
+    raised = counts.fillna(0).clip(lower=1)
+    return counts.mask(pd.Series(reopened), raised).astype("Int64")
 
 
 def incident_frame(columns: Mapping[str, pd.Series], *, source: str) -> pd.DataFrame:

@@ -28,6 +28,14 @@ import numpy as np
 import pandas as pd
 from impactlens.engine.columns import require_columns
 from impactlens.ingest.batch import IngestBatch
+from impactlens.ingest.events import (
+    event_order,
+    group_changes,
+    last_group_of,
+    last_of_runs,
+    reject_whole_incidents,
+    time_key,
+)
 from impactlens.ingest.rows import (
     RowProblems,
     assemble_batch,
@@ -143,7 +151,8 @@ def parse_servicenow(
         ),
     )
 
-    incidents = _incident_frame(source, number, moments, fields, np.flatnonzero(problems.ok))
+    kept = np.flatnonzero(problems.ok)
+    incidents = _incident_frame(source, number, moments, fields, kept)
     with_group = incidents["assignment_group"].notna().to_numpy()
     history = history_frame(
         incidents["incident_id"][with_group],
@@ -151,7 +160,8 @@ def parse_servicenow(
         incidents["assignment_group"][with_group],
         source=source,
     )
-    return IngestBatch(incidents, history, _rejected(problems, source, lines, raw))
+    rejected = _rejected(problems, source, lines, raw)
+    return IngestBatch(incidents, history, rejected, lines=np.asarray(lines)[kept])
 
 
 def parse_servicenow_eventlog(
@@ -216,97 +226,39 @@ def parse_servicenow_eventlog(
     problems.add(updated.isna(), "missing value", f"missing {_updated_name(frame)}")
 
     # Each incident's events in order; its latest event is the last of them.
-    codes, uniques = pd.factorize(number)  # missing numbers get -1
-    incident_count = max(len(uniques), 1)
-    orderable = np.flatnonzero((codes >= 0) & ~mod_bad)
-    order = orderable[
-        np.lexsort(
-            (
-                orderable,
-                _sort_key(updated)[orderable],
-                mod_count.to_numpy(dtype=np.int64, na_value=-1)[orderable],
-                codes[orderable],
-            )
-        )
-    ]
-    latest = order[_last_of_runs(codes[order])]
+    codes, _ = pd.factorize(number)  # missing numbers get -1
+    order = event_order(
+        codes,
+        [mod_count.to_numpy(dtype=np.int64, na_value=-1), time_key(updated)],
+        usable=~mod_bad,
+    )
+    latest = order[last_of_runs(codes[order])]
 
     # Incident checks, on latest events only: what an incident needs from its state.
     _check_times(moments, problems, rows=latest)
     fields = _incident_fields(frame.iloc[latest], problems)
-    _reject_incidents_of_bad_latest(number, codes, latest, lines, problems, incident_count)
+    reject_whole_incidents(problems, number, codes, latest, lines)
     accepted = latest[problems.ok[latest]]
 
     # History: usable events of accepted incidents, in order, where the group changes.
     groups = _preferred_text(frame, ("assignment_group",))
-    group_codes, _ = pd.factorize(groups)
-    accepted_incident = np.zeros(incident_count, dtype=bool)
+    accepted_incident = np.zeros(int(codes.max(initial=-1)) + 1, dtype=bool)
     accepted_incident[codes[accepted]] = True
-    usable = problems.ok & accepted_incident[np.maximum(codes, 0)] & (group_codes >= 0)
-    events = order[usable[order]]
-    changes = events[_first_of_runs(codes[events], group_codes[events])]
+    usable = problems.ok & (codes >= 0) & accepted_incident[np.maximum(codes, 0)]
+    changes, last_known = group_changes(order, codes, groups, usable=usable)
     history = history_frame(
         number.iloc[changes], updated.iloc[changes], groups.iloc[changes], source=source
     )
 
     # An incident whose latest event has no group keeps its last known one: the last of
     # its history (usable events only, as the history).
-    last_known = events[_last_of_runs(codes[events])]
-    last_group = np.full(incident_count, None, dtype=object)
-    last_group[codes[last_known]] = groups.iloc[last_known].to_numpy(dtype=object)
     fields["assignment_group"] = fields["assignment_group"].fillna(
-        pd.Series(last_group[codes[latest]], index=latest, dtype="string")
+        last_group_of(latest, codes, last_known, groups)
     )
     incidents = _incident_frame(source, number, moments, fields, accepted)
-    return IngestBatch(incidents, history, _rejected(problems, source, lines, raw))
-
-
-def _last_of_runs(keys: np.ndarray) -> np.ndarray:
-    """True at the last element of each run of equal `keys`."""
-    last = np.ones(len(keys), dtype=bool)
-    last[:-1] = keys[1:] != keys[:-1]
-    return last
-
-
-def _first_of_runs(*keys: np.ndarray) -> np.ndarray:
-    """True at the first element of each run over which all of `keys` stay equal."""
-    first = np.ones(len(keys[0]), dtype=bool)
-    if len(first) > 1:
-        first[1:] = np.logical_or.reduce([key[1:] != key[:-1] for key in keys])
-    return first
-
-
-def _reject_incidents_of_bad_latest(
-    number: pd.Series,
-    codes: np.ndarray,
-    latest: np.ndarray,
-    lines: np.ndarray,
-    problems: RowProblems,
-    incident_count: int,
-) -> None:
-    """Reject every event of an incident whose latest event is rejected, saying why."""
-    bad_latest = latest[~problems.ok[latest]]
-    if not len(bad_latest):
-        return
-    for row in bad_latest:  # one per rejected incident: few
-        problems.reason[row] = (
-            f"{problems.reason[row]}; it is the latest event of "
-            f"{excerpt(number.iloc[row], quote=False)}, "
-            "so the incident is rejected as a whole"
-        )
-    latest_of = np.full(incident_count, -1, dtype=np.int64)
-    latest_of[codes[latest]] = latest
-    rejected = np.zeros(incident_count, dtype=bool)
-    rejected[codes[bad_latest]] = True
-    problems.add(
-        (codes >= 0) & rejected[np.maximum(codes, 0)],
-        "incident rejected",
-        lambda rows: [
-            f"{excerpt(number.iloc[row], quote=False)} is rejected as a whole: its latest event "
-            f"(line {lines[latest_of[codes[row]]]}) is unusable"
-            for row in rows
-        ],
-    )
+    rejected = _rejected(problems, source, lines, raw)
+    # an incident's line: that of its latest event, which gave its state
+    return IngestBatch(incidents, history, rejected, lines=np.asarray(lines)[accepted])
 
 
 # --- fields ---------------------------------------------------------------------------
@@ -444,11 +396,6 @@ def _check_times(
     at = np.arange(len(opened)) if rows is None else rows
     problems.add(opened.isna().to_numpy()[at], "missing value", "missing opened_at", rows=at)
     reject_before_opened(problems, opened, {"resolved_at": moments["resolved_at"]}, rows=at)
-
-
-def _sort_key(moments: pd.Series) -> np.ndarray:
-    """Microseconds since the epoch, NaT first (the smallest int64)."""
-    return moments.to_numpy(dtype="datetime64[us]").view(np.int64)
 
 
 # --- output frames --------------------------------------------------------------------

@@ -9,6 +9,8 @@ passes, not a Python loop per row.
 - `leading_number`: ``2 - High``, ``1-Extensive/Widespread`` -> 2, 1 (``strict``: only
   ``2`` or ``2 - High``, as ServiceNow writes its choices).
 - `p_number`: ``P2``, ``SEV-1`` -> 2, 1.
+- `with_decimal_point`: ``2,5``, ``1.234,5`` -> ``2.5``, ``1234.5`` for decimal-comma exports.
+- `listed_values`: a mapping's value map (``{Urgent: 1}``), matched ignoring case.
 - `priority_from_text`: a name map, then ``P2``, then ``2 - High``, kept only within 1-5.
 - `parse_timestamps`: given formats, then ISO 8601; naive values are local time in a
   named time zone (DST-aware), values with an offset are converted; all become UTC.
@@ -44,12 +46,14 @@ __all__ = [
     "date_time_formats",
     "describe_formats",
     "leading_number",
+    "listed_values",
     "missing_as_na",
     "p_number",
     "parse_timestamps",
     "priority_from_text",
     "tier_from_level",
     "whole_numbers",
+    "with_decimal_point",
 ]
 
 # Compared after stripping and lower-casing. "NA" is not among them: it is a region code too.
@@ -100,6 +104,8 @@ _HAS_OFFSET = re.compile(
     r"\d:\d\d(?::\d\d(?:[.,]\d+)?)?\s*(?:Z|[+-]\d\d(?::?\d\d)?)$", re.IGNORECASE
 )
 _LEVEL_TIERS = {1: "L1", 2: "L2"}
+# A number with a decimal comma, a point grouping thousands: 2,5  1.234,5  -3  12
+_DECIMAL_COMMA_NUMBER = re.compile(r"\s*[+-]?(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d+)?\s*")
 
 
 def missing_as_na(text: pd.Series) -> pd.Series:
@@ -132,6 +138,26 @@ def leading_number(text: pd.Series, *, strict: bool = False) -> pd.Series:
     numbers = pd.to_numeric(digits, errors="coerce")
     numbers = numbers.where(numbers < 1e15).astype("Int64")
     return pd.Series(numbers.array.take(codes, allow_fill=True), index=text.index)
+
+
+def with_decimal_point(text: pd.Series, decimal: str = ".") -> pd.Series:
+    """Numbers written with a decimal comma as with a point; other text as it is.
+
+    With ``decimal=","`` (as European exports write numbers) a value that is wholly a
+    number, ``2,5`` or ``1.234,5`` (a point groups thousands), becomes ``2.5`` or
+    ``1234.5``; labels such as ``2 - High`` are left alone. With ``"."`` nothing changes.
+
+    >>> with_decimal_point(pd.Series(["2,0", "1.234,5", "3", "1.000", "2 - High", None]), ",").tolist()
+    ['2.0', '1234.5', '3', '1000', '2 - High', <NA>]
+    """
+    if decimal == ".":
+        return text
+    text = text.astype("string")
+    number = text.str.fullmatch(_DECIMAL_COMMA_NUMBER).fillna(False)
+    if not number.any():
+        return text
+    converted = text[number].str.strip().str.replace(".", "", regex=False)
+    return text.mask(number, converted.str.replace(",", ".", regex=False))
 
 
 def p_number(text: pd.Series) -> pd.Series:
@@ -168,6 +194,20 @@ def priority_from_text(
     priority = priority.where(priority.between(1, 5))
     unknown = (text.notna() & priority.isna()).to_numpy(dtype=bool)
     return priority.astype("Int64"), pd.Series(unknown, index=text.index)
+
+
+def listed_values(text: pd.Series, listed: Mapping[str, object]) -> pd.Series:
+    """The value `listed` gives each text (keys compared ignoring case and surrounding
+    spaces), as text; NA where none is listed.
+
+    >>> listed_values(pd.Series(["Closed ", "open", None]), {"closed": "resolved"}).tolist()
+    ['resolved', <NA>, <NA>]
+    """
+    if not listed:
+        return pd.Series(pd.NA, index=text.index, dtype="string")
+    table = {str(key).strip().casefold(): str(value) for key, value in listed.items()}
+    folded = text.astype("string").str.strip().str.casefold()
+    return folded.map(table, na_action="ignore").astype("string")
 
 
 def whole_numbers(text: pd.Series, *, low: int = 0) -> tuple[pd.Series, pd.Series]:

@@ -33,7 +33,7 @@ from impactlens.moments import time_zone
 __all__ = ["MATCH_COLUMNS", "SUPPORT_TIERS", "build_service_map"]
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-MATCH_COLUMNS = ("category", "subcategory", "assignment_group", "location")
+MATCH_COLUMNS = ("category", "subcategory", "assignment_group", "location", "service_component")
 SUPPORT_TIERS = ("L1", "L2", "L3")
 
 _TOP_KEYS = {"version", "scoring", "business_processes", "services", "dependencies", "supports"}
@@ -167,7 +167,7 @@ def build_service_map(records: Any, *, source: str | None = None) -> ServiceMap:
     >>> build_service_map({"version": 1, "business_processes": [], "services": [{"id": "Web"}]})
     Traceback (most recent call last):
     ...
-    impactlens.errors.MapValidationError: service map is invalid (1 errors):
+    impactlens.errors.MapValidationError: service map is invalid (1 error):
       services[0].id: 'Web' is not a valid id (lowercase letters, digits, '-' and '_', starting with a letter or digit)
     """
     check = _Checker()

@@ -32,6 +32,7 @@ from impactlens.errors import (
 __all__ = [
     "ALIAS_NODE_BUDGET",
     "MAX_YAML_BYTES",
+    "existing_file",
     "load_service_map",
     "load_yaml",
     "not_utf8",
@@ -44,6 +45,24 @@ MAX_YAML_BYTES = 5 * 1024 * 1024  # a hand-written map of 10,000 services is abo
 # an anchored block per service stays far below the larger of this and its own size; a
 # billion laughs passes it within its first few levels.
 ALIAS_NODE_BUDGET = 100_000
+
+
+def existing_file(path: str | Path, *, what: str) -> Path:
+    """`path` when it names a file; otherwise an `InputFileError` that says what it is.
+
+    >>> existing_file("/", what="incidents")
+    Traceback (most recent call last):
+    ...
+    impactlens.errors.InputFileError: incidents /: is a directory, not a file
+    """
+    file = Path(path)
+    if file.is_dir():
+        raise InputFileError(f"{what} {file}: is a directory, not a file")
+    if not file.exists():
+        raise InputFileError(f"{what} {file}: no such file")
+    if not file.is_file():
+        raise InputFileError(f"{what} {file}: not a regular file")
+    return file
 
 
 def read_text(path: str | Path, *, what: str, max_bytes: int | None = None) -> str:

@@ -5,8 +5,9 @@
 transaction: incidents are upserted by (source, incident_id) where the batch's
 ``updated_at`` is newer (an older or equal one never overwrites, and any ``updated_at``
 beats a missing one), an incident's assignment history is replaced exactly when its row
-is written, rejected rows go to ``quarantine`` with the run's id, and an ``ingest_runs``
-row keeps the counts. Killed half-way, it leaves the store as it was.
+is written, rejected rows go to ``quarantine`` with the run's id (a row the quarantine
+holds already, with the same source, reason and raw text, is not stored again), and an
+``ingest_runs`` row keeps the counts. Killed half-way, it leaves the store as it was.
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ from impactlens.ingest.batch import IngestBatch
 from impactlens.store.bulk import BulkWriter, writer_for
 from impactlens.store.errors import InvalidBatchError
 from impactlens.store.frames import conform, rows_with_keys
+from impactlens.store.quarantine import fingerprints, not_yet_quarantined
 from impactlens.store.schema import (
     HISTORY_DTYPES,
     INCIDENT_DTYPES,
     REJECTED_DTYPES,
     STORED_HISTORY_DTYPES,
+    TEXT,
     TIMESTAMP,
     incidents,
     ingest_runs,
@@ -39,7 +42,13 @@ Progress = Callable[[int, int], None]
 
 @dataclass(frozen=True)
 class IngestSummary:
-    """What one `save_batch` did; ``new + updated + unchanged`` is the batch's incidents."""
+    """What one `save_batch` did; ``new + updated + unchanged`` is the batch's incidents.
+
+    ``quarantined``: the batch's rejected rows this run put in the quarantine;
+    ``already_quarantined``: those the quarantine held already (the same source, reason
+    and raw text, as when a file is ingested again), not stored again. Together they are
+    the batch's rejected rows.
+    """
 
     run_id: int
     rows_read: int
@@ -47,6 +56,7 @@ class IngestSummary:
     updated: int
     unchanged: int
     quarantined: int
+    already_quarantined: int = 0
 
 
 # eq=False: the fields are frames, which neither compare to one truth value nor hash.
@@ -56,7 +66,7 @@ class PreparedBatch:
 
     incidents: pd.DataFrame
     history: pd.DataFrame
-    rejected: pd.DataFrame
+    rejected: pd.DataFrame  # with each row's `store.quarantine.fingerprint`
     incident_rows: int  # the batch's incident rows before keeping the newest per key
     sources: list[str]
 
@@ -73,6 +83,7 @@ def prepare_batch(batch: IngestBatch) -> PreparedBatch:
     _require_keys(frame, "incidents")
     _require_keys(history, "history")
     rejected["reason"] = rejected["reason"].fillna("(no reason given)")
+    rejected["fingerprint"] = fingerprints(rejected)
     sources = sorted(
         set(frame["source"].unique().tolist()) | set(rejected["source"].dropna().unique().tolist())
     )
@@ -145,10 +156,11 @@ def write_batch(
         changed = pd.concat([new, updated], ignore_index=True) if len(updated) else new
         history = history[rows_with_keys(history, changed)]
         writer.insert("assignment_history", history, STORED_HISTORY_DTYPES)
+    fresh = not_yet_quarantined(connection, rejected, batch.sources)
     writer.insert(
         "quarantine",
-        rejected,
-        REJECTED_DTYPES,
+        rejected[fresh] if not fresh.all() else rejected,
+        {**REJECTED_DTYPES, "fingerprint": TEXT},
         constants={"run_id": ("int64", run_id), "received_at": (TIMESTAMP, started)},
     )
     summary = IngestSummary(
@@ -157,7 +169,8 @@ def write_batch(
         new=len(new),
         updated=len(updated),
         unchanged=batch.incident_rows - written,
-        quarantined=len(rejected),
+        quarantined=int(fresh.sum()),
+        already_quarantined=int((~fresh).sum()),
     )
     connection.execute(
         update(ingest_runs)

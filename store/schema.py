@@ -73,6 +73,10 @@ INCIDENT_DTYPES: dict[str, str] = {
     "problem_id": TEXT,
     "caused_by_change": TEXT,
     "short_description": TEXT,
+    # When the incident was (last) reopened, as the source says (migration 0002).
+    "reopened_at": TIMESTAMP,
+    # Between CI and service: a WBS element, business service or product (0002).
+    "service_component": TEXT,
 }
 HISTORY_DTYPES: dict[str, str] = {
     "source": TEXT,
@@ -200,4 +204,9 @@ quarantine = Table(
     Column("reason", String, nullable=False),
     Column("raw", Text),
     Column("received_at", UtcTimestamp(), nullable=False),
+    # `quarantine_fingerprint` of (source, reason, raw), so that a row re-ingested with
+    # the same problem is found, not quarantined again (migration 0002). Indexed; the raw
+    # text itself cannot be (a row may exceed PostgreSQL's b-tree entry limit).
+    Column("fingerprint", String),
+    Index(None, "fingerprint"),
 )

@@ -151,7 +151,9 @@ class Store:
         Incidents are upserted by (source, incident_id) where the batch's ``updated_at``
         is newer than the stored one (an older or equal one never overwrites; any beats
         a missing one), and an incident's history is replaced exactly when its row is
-        written. Rejected rows are quarantined under the run's id.
+        written. Rejected rows are quarantined under the run's id, except those the
+        quarantine holds already (the same source, reason and raw text): re-ingesting a
+        file does not quarantine its bad rows twice (``already_quarantined`` counts them).
 
         Parameters
         ----------

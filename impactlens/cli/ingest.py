@@ -17,6 +17,7 @@ from rich.progress import (
 
 from impactlens.cli.app import app, err, out
 from impactlens.cli.inputs import open_store
+from impactlens.text import counted
 
 if TYPE_CHECKING:
     from impactlens.ingest.pipeline import IngestReport
@@ -74,8 +75,8 @@ def ingest(
         Path | None,
         typer.Option(
             "--history",
-            help="Assignment history CSV (incident_id, "
-            "at, assignment_group) for the canonical CSV.",
+            help="Assignment history CSV: for the canonical CSV (incident_id, at, "
+            "assignment_group), or, with --mapping, read through its history section.",
         ),
     ] = None,
     log_entries: Annotated[
@@ -151,22 +152,39 @@ def ingest(
 
 def _print_summary(report: IngestReport) -> None:
     out.print(
-        f"Read {report.rows_read:,} rows: {report.new:,} new incidents, "
+        f"Read {report.rows_read:,} rows: {counted(report.new, 'new incident')}, "
         f"{report.updated:,} updated, {report.unchanged:,} unchanged, "
-        f"{report.quarantined:,} rows quarantined (ingest run {report.run_id})."
+        f"{counted(report.quarantined, 'row')} quarantined (ingest run {report.run_id})."
     )
-    if report.quarantined:
-        problems = list(report.quarantined_by_problem.items())
+    if report.blank_rows:
+        out.print(f"  Skipped {counted(report.blank_rows, 'wholly blank row')} (not quarantined).")
+    if report.already_quarantined:
+        out.print(
+            f"  {counted(report.already_quarantined, 'bad row')} already in the quarantine "
+            "(not stored twice)."
+        )
+    problems = list(report.quarantined_by_problem.items())
+    if problems:
         shown = "; ".join(f"{problem} ({count:,})" for problem, count in problems[:8])
         more = f"; and {len(problems) - 8} more kinds" if len(problems) > 8 else ""
-        out.print(f"  Quarantined, by problem: {shown}{more}")
+        out.print(f"  Bad rows, by problem: {shown}{more}")
     decided = "; ".join(f"{rule} {count:,}" for rule, count in report.tier_rules.items() if count)
     out.print(f"  Support tiers decided by: {decided or 'no incidents'}.")
+    placed = "; ".join(
+        f"{rule}: {counted(groups, 'group')} ({counted(incidents, 'incident')})"
+        for rule, (groups, incidents) in report.tier_groups.items()
+        if groups
+    )
+    if placed:
+        out.print(f"  Assignment groups placed by {placed}.")
+    if report.unplaced_groups:
+        listed = ", ".join(f"{group} ({count:,})" for group, count in report.unplaced_groups)
+        out.print(f"  Most frequent groups no rule places: {listed}.")
     if report.mapped is not None:
         share = report.mapped / report.incidents if report.incidents else 0.0
         out.print(
             f"  Resolved to a service of the map (version {report.map_version}): "
-            f"{report.mapped:,} of {report.incidents:,} incidents ({share:.1%})."
+            f"{report.mapped:,} of {counted(report.incidents, 'incident')} ({share:.1%})."
         )
     for note in report.notes:
         out.print(f"  Note: {note}")

@@ -435,3 +435,17 @@ def test_a_file_of_good_rows_gives_every_row_and_an_empty_reject_table(tmp_path)
     assert list(incidents.index) == [0, 1, 2, 3, 4]
     assert rejected.empty
     assert list(rejected.columns[:3]) == ["line", "problem", "reason"]
+
+
+def test_byte_order_marks_at_the_start_and_inside_values_are_dropped(tmp_path):
+    data = (
+        "\ufeffincident_id,opened_at,priority,ci\n"
+        "A,2026-11-02T09:00:00Z,2,web\n"
+        "\ufeffB,2026-11-02T09:00:00Z,3,\ufeffpay-api\n"  # a second file pasted on
+    ).encode("utf-8")
+    path = tmp_path / "bom.csv"
+    path.write_bytes(data)
+    incidents, rejected = parse_canonical_incidents(read_canonical_csv(path))
+    assert rejected.empty
+    assert incidents["incident_id"].tolist() == ["A", "B"]
+    assert incidents["ci"].tolist() == ["web", "pay-api"]

@@ -172,10 +172,13 @@ def doc_examples() -> dict[str, tuple[str, dict]]:
     return examples
 
 
-def test_the_doc_has_its_two_worked_examples():
+def test_the_doc_has_its_worked_examples():
+    # The bank and car maker examples read sample files: test_mapping_examples.py.
     assert sorted(doc_examples()) == [
         "Example: a BMC Remedy-like incident export",
         "Example: a Freshservice-like ticket export",
+        "Example: a bank's ITIL export with its activity file",
+        "Example: a car maker's incident event log",
     ]
 
 
@@ -262,7 +265,7 @@ def test_every_problem_is_reported_with_its_place():
         "timezone: time zone 'Mars/Olympus' is not an IANA zone name (for example "
         "Europe/Berlin or UTC)",
         "extra: unknown key (expected one of: source, columns, values, date_format, day_first, "
-        "timezone, defaults)",
+        "timezone, defaults, delimiter, decimal, encoding, activity_log, history, tier_patterns)",
         "columns.Also when: opened_at is already mapped from 'When'",
         "columns: no column is mapped to priority, and defaults has no priority",
         "values.priority.Urgent: priority must be a whole number from 1 to 5, got int 0",

@@ -142,7 +142,7 @@ def test_the_canonical_columns_and_dtypes():
     assert tuple(batch.history.columns) == HISTORY_COLUMNS
     assert tuple(batch.rejected.columns) == REJECTED_COLUMNS
     dtypes = batch.incidents.dtypes.astype(str).to_dict()
-    for column in ("opened_at", "resolved_at", "closed_at", "updated_at"):
+    for column in ("opened_at", "resolved_at", "closed_at", "updated_at", "reopened_at"):
         assert dtypes.pop(column) == UTC
     assert dtypes.pop("priority") == "int64"
     for column in ("impact", "urgency", "reassignment_count", "reopen_count"):
@@ -614,5 +614,5 @@ def test_not_gzip_data_behind_a_gz_name_and_gzip_behind_a_csv_name(tmp_path):
 
 
 def test_a_directory_is_no_file(tmp_path):
-    with pytest.raises(InputFileError, match="no such file"):
+    with pytest.raises(InputFileError, match="is a directory, not a file"):
         read_rows(tmp_path)

@@ -188,7 +188,7 @@ def test_shapes_and_unknown_keys():
         "services[2].aliasses: unknown key (expected one of: aliases, id, kind, match, members, "
         "min_up, name, support_tiers)",
         "services[3].match.priority: cannot match on 'priority' (use one of: category, "
-        "subcategory, assignment_group, location)",
+        "subcategory, assignment_group, location, service_component)",
         "services[3].support_tiers.X: 'L4' is not a support tier (L1, L2 or L3)",
         "supports[0].process: missing",
     ]
@@ -314,3 +314,27 @@ def test_looking_up_an_unknown_id_is_an_impactlens_error():
         service_map.service("pay-ap")
     with pytest.raises(UnknownProcessError, match=r"unknown business process 'payrol'.*payroll"):
         service_map.process("payrol")
+
+
+def test_a_match_rule_may_name_the_service_component():
+    from impactlens.engine.resolution import resolve_services
+    from impactlens.ingest.batch import empty_batch
+
+    changed = copy.deepcopy(VALID)
+    changed["services"][2]["match"] = {"service_component": ["WBS000162", "WBS000091"]}
+    service_map = build_service_map(changed)
+    incidents = (
+        empty_batch()
+        .incidents.reindex(range(3))
+        .assign(
+            source="bank",
+            incident_id=["IM1", "IM2", "IM3"],
+            service_component=["wbs000162", "WBS000263", None],
+        )
+    )
+
+    resolved = resolve_services(incidents, service_map)
+
+    assert service_map.service("hr-app").match == {"service_component": ("WBS000162", "WBS000091")}
+    assert resolved["service_id"].fillna("-").tolist() == ["hr-app", "-", "-"]
+    assert resolved["mapped_by"].fillna("-").tolist() == ["match", "-", "-"]

@@ -32,6 +32,8 @@ FULL_ROW = {
     "problem_id": "PRB0001234",
     "caused_by_change": "CHG0040007",
     "short_description": 'Card payments fail: "502", retries; 2nd line\nsee ☕ log',
+    "reopened_at": "2026-11-03T08:00:00.25Z",
+    "service_component": "WBS000162",
 }
 SPARSE_ROW = {  # every optional column missing; an empty string is not missing
     "incident_id": "INC0010002",
@@ -236,13 +238,14 @@ def test_rejected_rows_are_quarantined_with_reason_and_raw_text_per_run(fresh_st
     first = save(store, batch)
     second = save(store, batch)
 
-    assert (first.quarantined, second.quarantined) == (2, 2)
+    assert (first.quarantined, second.quarantined) == (2, 0)
+    assert (first.already_quarantined, second.already_quarantined) == (0, 2)
     rows = store.quarantine(run_id=first.run_id)
     assert rows["raw"].tolist() == [raw, big]
     assert rows["reason"].tolist()[0] == "opened_at 'yesterday' is not a timestamp"
     assert rows["line"].tolist() == [7, pd.NA]
     assert rows["received_at"].notna().all() and (rows["run_id"] == first.run_id).all()
-    assert len(store.quarantine()) == 4
+    assert len(store.quarantine()) == 2  # the same rows again are not quarantined twice
 
 
 def test_each_batch_records_a_run_with_its_counts(fresh_store, make_batch):
