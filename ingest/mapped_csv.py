@@ -26,9 +26,8 @@ worked examples, in ``docs/ingest-mapping.md``::
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
