@@ -17,8 +17,23 @@ process order) and is reported with the flag. Exposures are compared with a tole
 
 Two kinds of flag:
 
-- ``understated``: ``priority - suggested_priority >= min_gap`` (default 2). A P4 on a
-  service that feeds a criticality-1 process hard, during its hours, suggests P1: gap 3.
+- ``understated``: ``priority - suggested_priority >= min_gap`` (default 2), **and
+  evidence that the business was actually hit** (``require_evidence``, the default): the
+  map says what an incident *could* stop, not what it did (docs/weekly.md). Only pairs
+  with business minutes count (the process was open while it ran), and the incident must
+  show one of `EVIDENCE_SIGNS`: ``reached_l3`` and ``reopened`` (the facts' columns), or
+  ``concurrent``, a burst on the deciding process: other incidents reaching it opened
+  within `CONCURRENT_WINDOW` (15 minutes) of this one, more than the process's own rate
+  explains, ``P(Poisson(rate x 2 x window) >= count) < CONCURRENT_ALPHA`` (0.01), the rate
+  being its incidents per hour at that hour of the day (UTC) over the incidents given (at
+  least a week). Merely overlapping is no sign: a process most of the estate reaches has
+  a dozen incidents open at any moment. Incidents under a shared provider count when they
+  reach the process (`engine.correlation`'s common causes, far looser, are not a sign).
+
+  ``reached_l3`` and ``reopened`` are read when `incidents` has them (`engine.facts` adds
+  them; `engine.weekly.review_week` always passes them); a bare scoring frame shows only
+  the concurrency sign. ``require_evidence=False`` is the map-only rule (every pair
+  counts, no sign needed), still reporting the signs it sees.
 - ``overstated``: a P1 (``OVERSTATED_PRIORITY``) on a mapped service that serves no
   business process at all, directly or through anything that depends on it. Its
   ``suggested_priority`` is left missing: the map says nothing about what it should be,
@@ -27,7 +42,11 @@ Two kinds of flag:
   the group up) is *not* flagged: a P1 there can be right when the other members are
   down too, which `engine.correlation` judges, not a per-incident rule.
 
-Unmapped incidents are never flagged: their exposure is unknown.
+Most understated first: the largest gap, then the largest ``suggested_impact_minutes``
+(the impact the incident had at the priority it deserved: ``priority_weights[suggested]
+x exposure x business_minutes`` of the deciding pair; its own impact cannot rank it, a
+P5 weighs 0 by design), then input order. Unmapped incidents are never flagged: their
+exposure is unknown.
 """
 
 from __future__ import annotations
@@ -47,11 +66,17 @@ from impactlens.engine.impact import (
     explain,
     process_impacts,
 )
+from impactlens.engine.intervals import MINUTE, counted_interval
+from impactlens.engine.rates import poisson_tail
 
 from impactlens.errors import InvalidIncidentsError, InvalidSettingsError
 
 __all__ = [
+    "CONCURRENT_ALPHA",
+    "CONCURRENT_WINDOW",
     "DEFAULT_MIN_GAP",
+    "EVIDENCE_COLUMNS",
+    "EVIDENCE_SIGNS",
     "HARD_EXPOSURE",
     "MISPRIORITISED_COLUMNS",
     "OUTSIDE_HOURS_STEP",
@@ -72,10 +97,16 @@ MISPRIORITISED_COLUMNS = (
     "process_id",
     "exposure",
     "business_minutes",
+    "suggested_impact_minutes",
+    "evidence",
     "reason",
 )
 # What `misprioritised` reads from `process_impacts` rows (or the caller's `pairs`).
 PAIR_COLUMNS = ("incident_id", "process_id", "exposure", "business_minutes")
+# Facts (`engine.facts`) read as signs when `incidents` has them; booleans.
+EVIDENCE_COLUMNS = ("reached_l3", "reopened")
+# The signs, in the order the ``evidence`` column lists them.
+EVIDENCE_SIGNS = ("reached_l3", "reopened", "concurrent")
 
 HARD_EXPOSURE = 0.9  # at or above: the process's own criticality
 SOFT_EXPOSURE = 0.4  # at or above (below HARD_EXPOSURE): one level less urgent
@@ -85,9 +116,16 @@ OUTSIDE_HOURS_STEP = 1  # no minute of the incident fell in the process's hours
 OVERSTATED_PRIORITY = 1
 DEFAULT_MIN_GAP = 2
 HIGHEST_PRIORITY, LOWEST_PRIORITY = 1, 5
+# Reports of one failure arrive within minutes of each other (as `engine.correlation`'s
+# common causes); a burst must be rarer than this at the process's own rate.
+CONCURRENT_WINDOW = pd.Timedelta(minutes=15)
+CONCURRENT_ALPHA = 0.01
 
 _TOLERANCE = 1e-9
 _NONE = -1
+_HOUR = 60 * MINUTE
+_DAY = 24 * _HOUR
+_MIN_RATE_DAYS = 7  # a process's hourly rates are taken over a week at least
 
 
 def misprioritised(
@@ -97,6 +135,8 @@ def misprioritised(
     as_of: pd.Timestamp,
     pairs: pd.DataFrame | None = None,
     min_gap: int = DEFAULT_MIN_GAP,
+    judged: npt.ArrayLike | None = None,
+    require_evidence: bool = True,
 ) -> pd.DataFrame:
     """The incidents whose priority their business impact contradicts.
 
@@ -104,11 +144,12 @@ def misprioritised(
     ----------
     incidents : DataFrame
         ``SCORING_INPUT_COLUMNS``, ``service_id`` resolved (missing = unmapped),
-        ``priority`` 1-5; ``incident_id`` unique when `pairs` is given.
+        ``priority`` 1-5; ``incident_id`` unique when `pairs` is given without ``row``.
+        ``EVIDENCE_COLUMNS`` (``reached_l3``, ``reopened``) are read when present.
     model : ImpactModel
         From `engine.impact.build_impact_model`.
     as_of : Timestamp
-        Open incidents count up to here (only used when `pairs` is not given).
+        Open incidents count up to here.
     pairs : DataFrame, optional
         ``PAIR_COLUMNS`` of `engine.impact.process_impacts` for these incidents, when the
         caller already has them; computed otherwise. With a ``row`` column, it gives
@@ -119,28 +160,41 @@ def misprioritised(
     min_gap : int
         How many levels a priority must be below the suggested one to be flagged
         ``understated`` (at least 1).
+    judged : array of bool, optional
+        Which rows of `incidents` to judge (default: all). The others are context only:
+        they count as concurrent incidents and in the processes' rates, and are never
+        flagged (`engine.weekly` judges the week's incidents against the whole review).
+    require_evidence : bool
+        Flag an understated priority only with business minutes in the deciding
+        process's hours and at least one of `EVIDENCE_SIGNS` (default); False: the
+        map-only rule.
 
     Returns
     -------
     DataFrame
         ``MISPRIORITISED_COLUMNS``, only flagged incidents: ``understated`` first (largest
-        gap, then most business minutes, then input order), then ``overstated`` (input
-        order). ``priority`` and ``suggested_priority`` are nullable ``Int64``;
-        ``process_id``, ``exposure`` and ``business_minutes`` are the deciding pair's.
-        An ``overstated`` row has no suggested priority, no process, exposure 0 and no
-        business minutes.
+        gap, then largest ``suggested_impact_minutes``, then input order), then
+        ``overstated`` (input order). ``priority`` and ``suggested_priority`` are nullable
+        ``Int64``; ``process_id``, ``exposure``, ``business_minutes`` and
+        ``suggested_impact_minutes`` are the deciding pair's; ``evidence`` lists the signs
+        seen, comma-joined in the order of `EVIDENCE_SIGNS` (empty: none, possible only
+        without `require_evidence`). An ``overstated`` row has no suggested priority, no
+        process, exposure 0, no business minutes and no evidence.
 
     Raises
     ------
     MissingColumnsError
         When `incidents` or `pairs` lacks a needed column.
     InvalidIncidentsError
-        On a priority outside 1-5, or, with `pairs`, repeated incident ids or pairs
-        naming a process the map does not have.
+        On a priority outside 1-5, or, with `pairs` matched by id, repeated incident ids,
+        or pairs naming a process the map does not have.
+    InvalidSettingsError
+        On a `min_gap` below 1, or a `judged` mask of another length.
 
     Examples
     --------
-    A P4 on a service that alone serves a criticality-1, 24x7 process, for an hour:
+    Two P4s on a service that alone serves a criticality-1, 24x7 process, for an hour;
+    one of them went to third line. And a P1 on a service that serves nothing:
 
     >>> from impactlens.service_map.build import build_service_map
     >>> from impactlens.engine.impact import build_impact_model
@@ -148,21 +202,32 @@ def misprioritised(
     ...     "business_processes": [{"id": "sales", "name": "Sales", "criticality": 1}],
     ...     "services": [{"id": "web"}, {"id": "intranet"}],
     ...     "supports": [{"service": "web", "process": "sales"}]}))
-    >>> incidents = pd.DataFrame({"incident_id": ["A", "B"],
-    ...     "opened_at": pd.to_datetime(["2026-11-02 09:00Z"] * 2),
-    ...     "resolved_at": pd.to_datetime(["2026-11-02 10:00Z"] * 2),
-    ...     "priority": [4, 1], "service_id": ["web", "intranet"]})
-    >>> out = misprioritised(incidents, model, as_of=pd.Timestamp("2026-11-03", tz="UTC"))
-    >>> out[["incident_id", "suggested_priority", "direction"]].values.tolist()
-    [['A', 1, 'understated'], ['B', <NA>, 'overstated']]
+    >>> incidents = pd.DataFrame({"incident_id": ["A", "B", "C"],
+    ...     "opened_at": pd.to_datetime(["2026-11-02 09:00Z", "2026-11-03 09:00Z",
+    ...                                  "2026-11-02 09:00Z"]),
+    ...     "resolved_at": pd.to_datetime(["2026-11-02 10:00Z", "2026-11-03 10:00Z",
+    ...                                    "2026-11-02 10:00Z"]),
+    ...     "priority": [4, 4, 1], "service_id": ["web", "web", "intranet"],
+    ...     "reached_l3": [True, False, False], "reopened": [False] * 3})
+    >>> out = misprioritised(incidents, model, as_of=pd.Timestamp("2026-11-04", tz="UTC"))
+    >>> out[["incident_id", "suggested_priority", "direction", "evidence"]].values.tolist()
+    [['A', 1, 'understated', 'reached_l3'], ['C', <NA>, 'overstated', nan]]
     >>> print(out["reason"][0])
-    P4 on web, which feeds Sales (criticality 1) at exposure 1 (web -> sales); 60 business minutes in its hours; its business impact suggests P1
+    P4 on web, which feeds Sales (criticality 1) at exposure 1 (web -> sales); 60 business minutes in its hours; a sign the business was hit: escalated to L3; its business impact suggests P1
+
+    B shows no sign that the business was hit; the map alone would flag it:
+
+    >>> out = misprioritised(incidents, model, as_of=pd.Timestamp("2026-11-04", tz="UTC"),
+    ...                      require_evidence=False)
+    >>> out["incident_id"].tolist(), out["evidence"].tolist()[:2]
+    (['A', 'B', 'C'], ['reached_l3', ''])
     """
     require_columns(incidents, SCORING_INPUT_COLUMNS, where="misprioritised")
     if min_gap < 1:
         raise InvalidSettingsError(f"min_gap must be at least 1, got {min_gap}")
     priority = _priorities(incidents["priority"])
     nodes = _node_rows(incidents["service_id"], model.exposure)
+    judge = _judged(judged, len(incidents))
     if pairs is None:
         pairs = process_impacts(incidents, model, as_of=as_of)
         pair_incident = _computed_pair_rows(nodes, model)
@@ -175,23 +240,45 @@ def misprioritised(
         else:
             pair_incident = _given_pair_rows(pairs["incident_id"], incidents["incident_id"])
 
-    deciding, suggested = _deciding_pairs(pairs, pair_incident, nodes, model)
+    exposure = pairs["exposure"].to_numpy(dtype=np.float64)
+    minutes = np.nan_to_num(pairs["business_minutes"].to_numpy(dtype=np.float64), nan=0.0)
+    column = _process_columns(pairs["process_id"], pair_incident, exposure, nodes, model)
+    deciding, suggested = _deciding_pairs(
+        column, pair_incident, exposure, minutes, nodes, judge, model, hit_only=require_evidence
+    )
     gap = priority - suggested
-    understated = np.flatnonzero((deciding != _NONE) & (gap >= min_gap))
-    minutes = pairs["business_minutes"].to_numpy(dtype=np.float64)
-    deciding_minutes = minutes[deciding[understated]]
-    # Largest gap, then most business minutes; lexsort is stable, so input order after.
-    understated = understated[np.lexsort((-deciding_minutes, -gap[understated]))]
-    overstated = _overstated(priority, nodes, model)
+    candidates = np.flatnonzero(judge & (deciding != _NONE) & (gap >= min_gap))
+    signs = _signs(incidents, candidates)
+    concurrent, others, expected = _bursts(
+        incidents, candidates, column[deciding[candidates]], column, pair_incident, exposure,
+        as_of=as_of,
+    )  # fmt: skip
+    signs[:, EVIDENCE_SIGNS.index("concurrent")] = concurrent
+    if require_evidence:
+        shown = signs.any(axis=1)
+        candidates, signs = candidates[shown], signs[shown]
+        others, expected = others[shown], expected[shown]
+    pair_rows = deciding[candidates]
+    deserved = (
+        _priority_weights(model)[suggested[candidates]] * exposure[pair_rows] * minutes[pair_rows]
+    )
+    # Largest gap, then largest deserved impact; lexsort is stable, so input order after.
+    order = np.lexsort((-deserved, -gap[candidates]))
+    understated, signs, pair_rows = candidates[order], signs[order], pair_rows[order]
+    others, expected, deserved = others[order], expected[order], deserved[order]
+    overstated = _overstated(priority, nodes, judge, model)
 
     rows = np.concatenate([understated, overstated])
-    pair_rows = deciding[understated]
     none = [None] * overstated.size
     process_ids = pairs["process_id"].array.take(pair_rows).astype(object).tolist()
-    exposures = pairs["exposure"].to_numpy(dtype=np.float64)[pair_rows]
+    exposures = exposure[pair_rows]
     understated_minutes = minutes[pair_rows]
     service_ids = incidents["service_id"].array.take(rows).astype(object).tolist()
     suggestions = suggested[understated].tolist()
+    evidence = [
+        ",".join(sign for sign, seen in zip(EVIDENCE_SIGNS, row, strict=True) if seen)
+        for row in signs.tolist()
+    ]
     reasons = _understated_reasons(
         model,
         priority[understated].tolist(),
@@ -200,6 +287,10 @@ def misprioritised(
         exposures.tolist(),
         understated_minutes.tolist(),
         suggestions,
+        signs,
+        others.tolist(),
+        expected.tolist(),
+        known=[name in incidents.columns for name in EVIDENCE_COLUMNS],
     ) + [
         _overstated_reason(level, service_id)
         for level, service_id in zip(
@@ -221,10 +312,26 @@ def misprioritised(
             "business_minutes": np.concatenate(
                 [understated_minutes, np.full(overstated.size, np.nan)]
             ),
+            "suggested_impact_minutes": np.concatenate(
+                [deserved, np.full(overstated.size, np.nan)]
+            ),
+            "evidence": pd.array([*evidence, *none], dtype="str"),
             "reason": pd.array(reasons, dtype="str"),
         },
         columns=list(MISPRIORITISED_COLUMNS),
     )
+
+
+def _judged(judged: npt.ArrayLike | None, count: int) -> npt.NDArray[np.bool_]:
+    """The rows to judge, as a boolean mask (all when not given)."""
+    if judged is None:
+        return np.ones(count, dtype=bool)
+    mask = np.asarray(judged, dtype=bool)
+    if mask.shape != (count,):
+        raise InvalidSettingsError(
+            f"judged must hold one value per incident ({count}), got shape {mask.shape}"
+        )
+    return mask
 
 
 def _priorities(values: pd.Series) -> np.ndarray:
@@ -271,30 +378,56 @@ def _arrow_text(values: pd.Series) -> pa.Array:
     return pa.array(values.astype("string"), type=pa.large_string())
 
 
-def _deciding_pairs(
-    pairs: pd.DataFrame, pair_incident: np.ndarray, nodes: np.ndarray, model: ImpactModel
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per incident: the row in `pairs` that decides its suggested priority (-1 if none),
-    and that suggested priority (0 where none, which no priority is `min_gap` above).
+def _process_columns(
+    process_ids: pd.Series,
+    pair_incident: np.ndarray,
+    exposure: np.ndarray,
+    nodes: np.ndarray,
+    model: ImpactModel,
+) -> np.ndarray:
+    """Each pair's process as a column of the model's exposure table.
 
-    `pair_incident` is each pair's incident row (-1 for pairs of other incidents).
+    A process the map does not have is an error on the pairs that would be used (of
+    these incidents, mapped, exposure > 0); elsewhere it is -1 and never read.
+    """
+    codes, names = pd.factorize(process_ids)
+    name_columns = pd.Index(model.exposure.processes).get_indexer(pd.Index(names))
+    column: npt.NDArray[np.int64] = np.append(name_columns, _NONE)[codes]  # -1: no name
+    used = (pair_incident >= 0) & (exposure > 0)
+    used[used] = nodes[pair_incident[used]] != _NONE
+    unknown = used & (column < 0)
+    if unknown.any():
+        missing = sorted({str(names[code]) for code in codes[unknown]})[:5]
+        raise InvalidIncidentsError(f"pairs name processes that the map does not have: {missing}")
+    return column
+
+
+def _deciding_pairs(
+    column: np.ndarray,
+    pair_incident: np.ndarray,
+    exposure: np.ndarray,
+    minutes: np.ndarray,
+    nodes: np.ndarray,
+    judge: np.ndarray,
+    model: ImpactModel,
+    *,
+    hit_only: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per judged incident: the row in the pairs that decides its suggested priority (-1
+    if none), and that suggested priority (0 where none, which no priority is `min_gap`
+    above).
+
+    `pair_incident` is each pair's incident row (-1 for pairs of other incidents);
+    `hit_only`: only pairs with business minutes count.
     """
     deciding = np.full(nodes.size, _NONE, dtype=np.int64)
     suggested = np.zeros(nodes.size, dtype=np.int64)
-    if len(pairs) == 0:
-        return deciding, suggested
-    codes, names = pd.factorize(pairs["process_id"])
-    name_columns = pd.Index(model.exposure.processes).get_indexer(pd.Index(names))
-    column = name_columns[codes]  # factorize gives no -1 here: pairs name a process
-    exposure = pairs["exposure"].to_numpy(dtype=np.float64)
-    minutes = pairs["business_minutes"].to_numpy(dtype=np.float64)
-    # Pairs of other incidents, or of incidents the map does not place, say nothing here.
-    usable = np.flatnonzero((pair_incident >= 0) & (exposure > 0))
+    # Pairs of other incidents, of incidents not judged, or of incidents the map does
+    # not place, say nothing here.
+    counted = (pair_incident >= 0) & (exposure > 0)
+    counted[counted] = judge[pair_incident[counted]]
+    usable = np.flatnonzero(counted & (minutes > 0) if hit_only else counted)
     usable = usable[nodes[pair_incident[usable]] != _NONE]
-    unknown = column[usable] < 0
-    if unknown.any():
-        missing = sorted({str(names[code]) for code in codes[usable[unknown]]})[:5]
-        raise InvalidIncidentsError(f"pairs name processes that the map does not have: {missing}")
     if usable.size == 0:
         return deciding, suggested
 
@@ -302,8 +435,9 @@ def _deciding_pairs(
         [model.service_map.process(p).criticality for p in model.exposure.processes],
         dtype=np.int64,
     )
-    row, column, exposure = pair_incident[usable], column[usable], exposure[usable]
-    at = np.nan_to_num(minutes[usable], nan=0.0)
+    row, column, exposure, at = (
+        pair_incident[usable], column[usable], exposure[usable], minutes[usable]
+    )  # fmt: skip
     level = (
         criticality[column]
         + np.where(
@@ -330,11 +464,87 @@ def _deciding_pairs(
     return deciding, suggested
 
 
-def _overstated(priority: np.ndarray, nodes: np.ndarray, model: ImpactModel) -> np.ndarray:
-    """Rows of P1 incidents on mapped services that serve no business process at all."""
+def _signs(incidents: pd.DataFrame, rows: np.ndarray) -> npt.NDArray[np.bool_]:
+    """Per row of `rows`: which of `EVIDENCE_SIGNS` it shows, from `EVIDENCE_COLUMNS`
+    (a column `incidents` lacks shows nothing; ``concurrent`` is left False here)."""
+    signs = np.zeros((rows.size, len(EVIDENCE_SIGNS)), dtype=bool)
+    for position, name in enumerate(EVIDENCE_COLUMNS):
+        if name in incidents.columns:
+            values = incidents[name].iloc[rows].astype("boolean").fillna(False)
+            signs[:, position] = values.to_numpy(dtype=bool)
+    return signs
+
+
+def _bursts(
+    incidents: pd.DataFrame,
+    rows: np.ndarray,
+    row_columns: np.ndarray,
+    column: np.ndarray,
+    pair_incident: np.ndarray,
+    exposure: np.ndarray,
+    *,
+    as_of: pd.Timestamp,
+) -> tuple[npt.NDArray[np.bool_], np.ndarray, np.ndarray]:
+    """The ``concurrent`` sign of incidents `rows`, each on its deciding process column.
+
+    Returns whether it shows, how many other incidents reaching that process opened
+    within `CONCURRENT_WINDOW` of it, and how many the process's rate at that hour of the
+    day would give. Counted on sorted (process, opening) keys with binary searches, for
+    all rows at once.
+    """
+    count = np.zeros(rows.size, dtype=np.int64)
+    expected = np.zeros(rows.size)
+    if rows.size == 0:
+        return np.zeros(0, dtype=bool), count, expected
+    start, end = counted_interval(incidents, as_of=as_of)
+    opened = np.flatnonzero(start < end)  # a missing or later opening reports nothing
+    reported = np.zeros(len(incidents), dtype=bool)
+    reported[opened] = True
+    # Every (incident, process) that reports on the process: exposure > 0, known time.
+    context = np.flatnonzero((pair_incident >= 0) & (exposure > 0) & (column >= 0))
+    context = context[reported[pair_incident[context]]]
+    at, on = start[pair_incident[context]], column[context]
+    window = int(CONCURRENT_WINDOW / pd.Timedelta(microseconds=1))
+    mine = start[rows]
+
+    # Only reports opened near the judged incidents can be counted (a week's out of a
+    # review's months); ranks of every moment involved, so (process, moment) fits one
+    # int64 key.
+    near = (at >= mine.min() - window) & (at <= mine.max() + window)
+    times = np.unique(np.concatenate([at[near], mine - window, mine + window]))
+    span = times.size + 1
+    keys = np.sort(on[near] * span + np.searchsorted(times, at[near]))
+    low = row_columns * span + np.searchsorted(times, mine - window)
+    high = row_columns * span + np.searchsorted(times, mine + window)
+    within = np.searchsorted(keys, high, side="right") - np.searchsorted(keys, low)
+    count = within - reported[rows]  # not itself
+
+    # The process's reports per hour, at each hour of the day, over the days given.
+    processes = max(int(column.max(initial=0)) + 1, int(row_columns.max()) + 1)
+    first, last = (start[opened].min(), start[opened].max()) if opened.size else (0, 0)
+    days = max((last - first) / _DAY, _MIN_RATE_DAYS)
+    hour = (at // _HOUR) % 24
+    per_hour = np.bincount(on * 24 + hour, minlength=processes * 24) / days
+    expected = per_hour[row_columns * 24 + (mine // _HOUR) % 24] * (2 * window / _HOUR)
+    burst = (count > 0) & (poisson_tail(count, expected) < CONCURRENT_ALPHA)
+    return burst, count, expected
+
+
+def _priority_weights(model: ImpactModel) -> np.ndarray:
+    """Severity by priority level (index 0 unused): the map's ``priority_weights``."""
+    weights = np.zeros(LOWEST_PRIORITY + 1)
+    for level, weight in model.service_map.scoring.priority_weights.items():
+        weights[level] = weight
+    return weights
+
+
+def _overstated(
+    priority: np.ndarray, nodes: np.ndarray, judge: np.ndarray, model: ImpactModel
+) -> np.ndarray:
+    """Rows of judged P1 incidents on mapped services that serve no business process."""
     safe = np.where(nodes != _NONE, nodes, 0)
     reaches_none = (nodes != _NONE) & (model.pair_start[safe + 1] == model.pair_start[safe])
-    candidates = np.flatnonzero((priority == OVERSTATED_PRIORITY) & reaches_none)
+    candidates = np.flatnonzero(judge & (priority == OVERSTATED_PRIORITY) & reaches_none)
     if candidates.size == 0:
         return candidates
     # Exposure 0 everywhere is either no path to any process, or paths only through a
@@ -360,29 +570,70 @@ def _understated_reasons(
     exposures: list[float],
     minutes: list[float],
     suggestions: list[int],
+    signs: npt.NDArray[np.bool_],
+    others: list[int],
+    expected: list[float],
+    *,
+    known: list[bool],
 ) -> list[str]:
     """The reason of each understated row, in words.
 
     A loop over the flagged rows; the path and process text is made once per distinct
-    (service, process, exposure), since many flags share a few paths.
+    (service, process, exposure), since many flags share a few paths. `known`: whether
+    each of `EVIDENCE_COLUMNS` was there to read.
     """
     what: dict[tuple[str, str, str], str] = {}
     reasons = []
-    for priority, service_id, process_id, exposure, at, suggested in zip(
-        priorities, service_ids, process_ids, exposures, minutes, suggestions, strict=True
-    ):
+    for priority, service_id, process_id, exposure, at, suggested, seen, count, mean in zip(
+        priorities, service_ids, process_ids, exposures, minutes, suggestions, signs.tolist(),
+        others, expected, strict=True,
+    ):  # fmt: skip
         key = (service_id, process_id, f"{round(exposure, 2):g}")
+        process = model.service_map.process(process_id)
         if key not in what:
-            process = model.service_map.process(process_id)
             what[key] = (
                 f"which feeds {process.name} (criticality {process.criticality}) at exposure "
                 f"{key[2]} ({explain(model, service_id, process_id)})"
             )
         reasons.append(
-            f"P{priority} on {service_id}, {what[key]}; {_business_minutes_text(at)}; "
+            f"P{priority} on {service_id}, {what[key]}; {_business_minutes_text(at)}"
+            f"{_evidence_text(seen, count, mean, process.name, known)}; "
             f"its business impact suggests P{suggested}"
         )
     return reasons
+
+
+def _evidence_text(
+    seen: list[bool], count: int, expected: float, process: str, known: list[bool]
+) -> str:
+    """The signs that the business was hit, in words, to follow the business minutes."""
+    reached_l3, reopened, concurrent = seen
+    what = [
+        text
+        for text, shown in (
+            ("escalated to L3", reached_l3),
+            ("reopened", reopened),
+            (
+                f"{count} other incident{'' if count == 1 else 's'} reaching {process} "
+                f"opened within {_window_text()} of it ({expected:.1f} expected at that hour)",
+                concurrent,
+            ),
+        )
+        if shown
+    ]
+    if what:
+        return f"; {'a sign' if len(what) == 1 else 'signs'} the business was hit: " + ", ".join(
+            what
+        )
+    unknown = [name for name, there in zip(("L3", "reopens"), known, strict=True) if not there]
+    return "; no sign that the business was hit" + (
+        f" ({' and '.join(unknown)} not known)" if unknown else ""
+    )
+
+
+def _window_text() -> str:
+    minutes = round(CONCURRENT_WINDOW / pd.Timedelta(minutes=1))
+    return f"{minutes} minute{'' if minutes == 1 else 's'}"
 
 
 def _business_minutes_text(minutes: float) -> str:

@@ -313,14 +313,14 @@ def _misprioritised(
     as_of: pd.Timestamp,
     min_gap: int,
 ) -> pd.DataFrame:
-    """Mis-prioritised incidents opened in the week, from the facts' own pairs."""
-    rows = np.flatnonzero(in_week)
-    position = np.full(len(facts.incidents), -1, dtype=np.int64)
-    position[rows] = np.arange(rows.size)
-    pairs = facts.pairs.assign(row=position[facts.pairs["row"].to_numpy(dtype=np.int64)])
-    pairs = pairs[pairs["row"] >= 0]
-    week = facts.incidents.iloc[rows].reset_index(drop=True)
-    return misprioritised(week, model, as_of=as_of, pairs=pairs, min_gap=min_gap)
+    """Mis-prioritised incidents opened in the week, from the facts' own pairs.
+
+    Only the week's incidents are judged; the whole review (its baseline weeks too) is
+    their context: the other incidents reaching a process, and its usual rate of them.
+    """
+    return misprioritised(
+        facts.incidents, model, as_of=as_of, pairs=facts.pairs, min_gap=min_gap, judged=in_week
+    )
 
 
 def _costliest(week: pd.DataFrame, count: int) -> pd.DataFrame:

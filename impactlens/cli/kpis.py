@@ -19,8 +19,8 @@ from impactlens.cli.inputs import (
     weekly_review,
 )
 from impactlens.cli.output import check_format, write_table
+from impactlens.text import bars, kpi_figure
 
-_BARS = "▁▂▃▄▅▆▇█"
 # Short names for the table (CSV and JSON keep the KPI ids).
 _LABELS = {
     "incidents": "incidents",
@@ -82,10 +82,10 @@ def kpis(
     workload = scorecard["kpi"].isin(["open_at_week_end", "opened"])
     shown_groups = scorecard[scorecard["kpi"] == "open_at_week_end"]["subject"].head(groups)
     keep = ~workload | scorecard["subject"].isin(shown_groups)
-    table = scorecard[keep].assign(trend=scorecard["trend"][keep].map(_sparkline))
+    table = scorecard[keep].assign(trend=scorecard["trend"][keep].map(bars))
     for column in ("value", "previous", "change"):
         table[column] = [
-            _shown(value, kpi=kpi, change=column == "change", currency=review.settings.currency)
+            kpi_figure(value, kpi, change=column == "change", currency=review.settings.currency)
             for value, kpi in zip(table[column], table["kpi"], strict=True)
         ]
     out.print(
@@ -97,29 +97,4 @@ def kpis(
     table = table[["kpi", "subject", "value", "change", "trend"]]
     write_table(
         table, format="table", title=f"KPIs {review.week}", currency=review.settings.currency
-    )
-
-
-def _shown(value: float, *, kpi: str, change: bool, currency: str) -> str:
-    """A KPI figure for people: shares as percentages (their changes in points), money
-    with 2 decimals and the currency, minutes and counts whole, hours with 2 decimals."""
-    if value != value:  # NaN: no incident to measure that week
-        return ""
-    sign = "+" if change else ""
-    if "_rate" in kpi:
-        return f"{value * 100:+.1f} pp" if change else f"{value:.1%}"
-    if kpi == "value_at_risk":
-        return f"{currency} {value:{sign},.2f}".strip()
-    decimals = 2 if "hours" in kpi else 0
-    return f"{value:{sign},.{decimals}f}"
-
-
-def _sparkline(values: list[float]) -> str:
-    known = [v for v in values if v == v]
-    if not known:
-        return ""
-    low, high = min(known), max(known)
-    span = high - low or 1.0
-    return "".join(
-        " " if v != v else _BARS[int((v - low) / span * (len(_BARS) - 1))] for v in values
     )

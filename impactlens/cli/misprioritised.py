@@ -59,9 +59,10 @@ def misprioritised(
 
     Understated: a priority at least --min-gap levels less urgent than the one the most
     critical process it hurt suggests (e.g. a P4 on a service feeding a criticality-1
-    process during its hours). Overstated: a P1 on a service that reaches no business
-    process. Most understated first (largest gap, then most business minutes); see
-    docs/weekly.md for the rule.
+    process during its hours), with evidence that the business was hit: escalated to L3,
+    reopened, or opened in a burst of incidents on that process. Overstated: a P1 on a
+    service that reaches no business process. Most understated first (largest gap, then
+    largest impact at the suggested priority); see docs/weekly.md for the rule.
 
     Example: impactlens misprioritised --week 2026-W45 --map fixtures/service_map.yaml
     --incidents fixtures/incidents.csv

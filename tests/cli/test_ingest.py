@@ -61,17 +61,17 @@ def test_fixtures_ingest_once_and_score_from_the_store_as_from_the_csv(tmp_path,
     first = run(*args, env=store, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     assert first.stdout.startswith(
-        "Read 4,976 rows: 4,970 new incidents, 0 updated, "
+        "Read 4,994 rows: 4,988 new incidents, 0 updated, "
         "0 unchanged, 6 rows quarantined (ingest run 1)."
     )
-    # fixtures/planted.yaml: 3771 by CI + 989 by match rules = 4760 of 4970
+    # fixtures/planted.yaml: 3789 by CI + 989 by match rules = 4778 of 4988
     version = map_version(load_service_map(FIXTURES / "service_map.yaml"))
     assert (
-        f"Resolved to a service of the map (version {version}): 4,760 of 4,970 incidents (95.8%)."
+        f"Resolved to a service of the map (version {version}): 4,778 of 4,988 incidents (95.8%)."
         in first.stdout
     )
     again = run(*args, env=store, cwd=tmp_path)
-    assert "0 new incidents, 0 updated, 4,970 unchanged" in again.stdout
+    assert "0 new incidents, 0 updated, 4,988 unchanged" in again.stdout
 
     common = ("--map", str(FIXTURES / "service_map.yaml"), "--as-of", "2026-11-23T00:00:00Z")
     from_store = run("score", "--out", "a", *common, env=store, cwd=tmp_path)

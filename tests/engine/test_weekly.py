@@ -108,9 +108,10 @@ def test_one_review_holds_every_table_of_the_week(make_map, make_canonical, week
 
 
 def test_mis_prioritised_incidents_come_from_the_facts_own_pairs(make_map, make_canonical):
-    # A P4 on web for an hour: criticality 1 at exposure 1 suggests P1, a gap of 3
+    # A P4 on web for an hour: criticality 1 at exposure 1 suggests P1, a gap of 3; it was
+    # reopened, a sign that the business was hit
     model = build_impact_model(make_map())
-    rows = [{"incident_id": "A", "service_id": "web", "priority": 4}]
+    rows = [{"incident_id": "A", "service_id": "web", "priority": 4, "reopen_count": 1}]
     found = review(make_canonical(rows), model)
     direct = misprioritised(found.week_incidents.reset_index(drop=True), model, as_of=AS_OF)
     pd.testing.assert_frame_equal(found.misprioritised, direct)
@@ -121,9 +122,10 @@ def test_the_same_incident_counts_the_same_whatever_the_source(make_map, make_ca
     # ids repeat across sources: the review keeps them apart
     model = build_impact_model(make_map())
     rows = [
-        {"incident_id": "1", "service_id": "web", "priority": 4, "source": "jira"},
-        {"incident_id": "1", "service_id": "web", "priority": 4, "source": "snow"},
-    ]
+        {"incident_id": "1", "service_id": "web", "priority": 4, "source": source,
+         "reopen_count": 1}  # reopened: a sign the business was hit
+        for source in ("jira", "snow")
+    ]  # fmt: skip
     found = review(make_canonical(rows), model)
     assert len(found.week_incidents) == 2
     assert found.misprioritised["incident_id"].tolist() == ["1", "1"]

@@ -331,5 +331,8 @@ def test_a_new_map_that_places_none_of_the_weeks_incidents_is_refused(make_map, 
         )
     )
     review = reviewed(make_canonical([{"service_id": "web", "priority": 2}]), before)
-    with pytest.raises(InvalidSettingsError, match="the new map places none of the 1 incident active in week 2026-W45"):
+    with pytest.raises(
+        InvalidSettingsError,
+        match="the new map places none of the 1 incident active in week 2026-W45",
+    ):
         whatif_map(review, after)
