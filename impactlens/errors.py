@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "EXCERPT_LIMIT",
+    "DeliveryError",
     "FileValidationError",
     "ImpactlensError",
     "InputFileError",
@@ -23,6 +24,7 @@ __all__ = [
     "MapValidationError",
     "MappingValidationError",
     "MissingColumnsError",
+    "SourceError",
     "UnknownProcessError",
     "UnknownServiceError",
     "excerpt",
@@ -217,3 +219,13 @@ class InvalidSettingsError(ImpactlensError):
 
 class InvalidWeekError(ImpactlensError):
     """A week or month label that cannot be used, or one the data cannot answer for."""
+
+
+class SourceError(ImpactlensError):
+    """An ITSM system that cannot be read: refused credentials, a query it rejects, a server
+    that keeps failing. The message names the system and the reason, never a credential."""
+
+
+class DeliveryError(ImpactlensError):
+    """A report that cannot be delivered (the mail server refused the connection, the login
+    or a recipient). The message names the server and the reason, never a credential."""

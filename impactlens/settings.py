@@ -23,9 +23,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -133,6 +134,54 @@ class Settings(BaseSettings):
     currency: str = Field(
         default=_DEFAULT_REVIEW.currency, description="Currency shown beside money (none)."
     )
+    # ServiceNow Table API (ingest.servicenow_api; docs/servicenow.md).
+    servicenow_instance: str = Field(
+        default="",
+        description="URL of the ServiceNow instance to pull incidents from, such as "
+        "https://example.service-now.com (no credentials in it).",
+    )
+    servicenow_user: str = Field(
+        default="", description="ServiceNow user for Basic authentication (with the password)."
+    )
+    servicenow_password: SecretStr | None = Field(
+        default=None, description="Password of servicenow_user; never logged nor shown."
+    )
+    servicenow_token: SecretStr | None = Field(
+        default=None,
+        description="OAuth access token (Bearer); used instead of user and password when set.",
+    )
+    servicenow_page_size: int = Field(
+        default=1000,
+        ge=1,
+        le=10000,
+        description="Records asked for per Table API request (sysparm_limit; at most 10,000).",
+    )
+    servicenow_display_value: Literal["true", "false", "all"] = Field(
+        default="true",
+        description="Choice and reference fields as display values (true: '2 - High', group "
+        "names), database values (false: 2, sys_ids) or both (all, display values kept); "
+        "date-times are always read as their UTC database values.",
+    )
+    # Mail delivery of the weekly report (reports.delivery).
+    smtp_host: str = Field(default="", description="Mail server the weekly report is sent through.")
+    smtp_port: int = Field(
+        default=587,
+        ge=1,
+        le=65535,
+        description="Port of smtp_host: 587 (submission, STARTTLS) or 465 (TLS from the start).",
+    )
+    smtp_user: str = Field(default="", description="Login at smtp_host; empty: no login.")
+    smtp_password: SecretStr | None = Field(
+        default=None, description="Password of smtp_user; never logged nor shown."
+    )
+    smtp_starttls: bool = Field(
+        default=True, description="Upgrade the connection with STARTTLS before logging in."
+    )
+    smtp_from: str = Field(default="", description="Sender address of the report mail.")
+    smtp_to: tuple[str, ...] = Field(
+        default=(),
+        description="Recipients of the report mail (a list; JSON in the environment).",
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -177,6 +226,32 @@ class Settings(BaseSettings):
             time_zone(value)
         except ImpactlensError as error:
             raise ValueError(str(error)) from None
+        return value
+
+    @field_validator("servicenow_instance")
+    @classmethod
+    def _instance_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not value:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError("the instance must be a URL such as https://example.service-now.com")
+        if parts.username is not None or parts.password is not None:
+            # Said without echoing the URL: it holds a credential.
+            raise ValueError(
+                "the instance URL must not hold credentials: set IMPACTLENS_SERVICENOW_USER "
+                "and IMPACTLENS_SERVICENOW_PASSWORD, or IMPACTLENS_SERVICENOW_TOKEN"
+            )
+        if parts.query or parts.fragment:
+            raise ValueError(f"the instance URL {value!r} must have no query or fragment")
+        return value
+
+    @field_validator("smtp_to", mode="before")
+    @classmethod
+    def _recipients(cls, value: Any) -> Any:
+        if isinstance(value, str):  # "a@example.com, b@example.com"
+            return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
     @field_validator("group_by", mode="before")

@@ -25,7 +25,7 @@ from impactlens.ingest.formats import ReadBatch, read_batch
 from impactlens.ingest.plausibility import reject_implausible
 from impactlens.service_map.model import ServiceMap
 from impactlens.service_map.version import map_version
-from impactlens.store import Store
+from impactlens.store import Store, Watermark
 
 from impactlens.moments import utc_moment
 
@@ -154,8 +154,13 @@ def ingest_batch(
     service_map: ServiceMap | None = None,
     tier_patterns: Sequence[TierPattern] = DEFAULT_TIER_PATTERNS,
     on_progress: Progress | None = None,
+    watermark: Watermark | None = None,
 ) -> IngestReport:
-    """Store an already read batch (see `ingest`); `source_file` names where it came from."""
+    """Store an already read batch (see `ingest`); `source_file` names where it came from.
+
+    `watermark`, for a pull from an ITSM API, is how far the pull has read: stored in the
+    batch's transaction (`Store.save_batch`).
+    """
     batch = read.batch
     summary = store.save_batch(
         batch,
@@ -163,6 +168,7 @@ def ingest_batch(
         format=format,
         rows_read=read.records,
         on_progress=on_progress,
+        watermark=watermark,
     )
     tiers = support_tiers(
         batch.incidents, batch.history, service_map=service_map, patterns=tier_patterns

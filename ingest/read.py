@@ -25,6 +25,7 @@ import io
 import json
 import re
 import zlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,15 @@ from impactlens.service_map.load import existing_file
 
 from impactlens.errors import InputFileError, excerpt
 
-__all__ = ["DELIMITERS", "ENCODINGS", "SUFFIXES", "Records", "read_records", "read_rows"]
+__all__ = [
+    "DELIMITERS",
+    "ENCODINGS",
+    "SUFFIXES",
+    "Records",
+    "read_records",
+    "read_rows",
+    "records_frame",
+]
 
 SUFFIXES = (".csv", ".csv.gz", ".json", ".json.gz")
 RECORD_KEYS = ("result", "records")  # ServiceNow Table API, ServiceNow JSON export
@@ -398,17 +407,35 @@ def _json_rows(file: Path, data: bytes) -> pd.DataFrame:
         raise InputFileError(f"{file}: {error}") from None
     except RecursionError:  # the decoder recurses once per level: "[[[[..." a million deep
         raise InputFileError(f"{file}: JSON nested too deeply to read") from None
-    rows = []
     for number, (record, line) in enumerate(zip(records, lines, strict=True), start=1):
         if not isinstance(record, dict):
             raise InputFileError(
                 f"{file}: record {number} (line {line}) is a {type(record).__name__}, "
                 "not an object of fields"
             )
-        rows.append({key: _field_text(value) for key, value in record.items()})
+    return records_frame(records, lines=lines)
+
+
+def records_frame(
+    records: Sequence[Mapping[str, Any]], *, lines: Sequence[int] | None = None
+) -> pd.DataFrame:
+    """JSON records (objects of fields) as text, as `read_rows` gives a JSON file's.
+
+    The fields are read as in a file (see the module's docstring: display values,
+    references, date-times as UTC); the index, named ``line``, is `lines`, or each
+    record's position from 1. For records that come from an API rather than a file.
+
+    >>> rows = records_frame([{"number": "INC1", "priority": {"display_value": "2 - High",
+    ...     "value": "2"}, "sys_updated_on": {"display_value": "02/11/2026 11:45:02",
+    ...     "value": "2026-11-02 10:45:02"}}])
+    >>> rows.iloc[0].tolist(), rows.index.tolist()
+    (['INC1', '2 - High', '2026-11-02T10:45:02Z'], [1])
+    """
+    rows = [{key: _field_text(value) for key, value in record.items()} for record in records]
     columns = list(dict.fromkeys(key for row in rows for key in row))
     frame = pd.DataFrame.from_records(rows, columns=columns).astype(TEXT)
-    frame.index = pd.Index(np.asarray(lines, dtype=np.int64), name="line")
+    positions = range(1, len(rows) + 1) if lines is None else lines
+    frame.index = pd.Index(np.asarray(positions, dtype=np.int64), name="line")
     return frame
 
 

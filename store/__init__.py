@@ -3,7 +3,8 @@
 Every surface uses one `Store`: ``Store.open(url)`` (the URL from
 `impactlens.settings.get_settings`) checks the schema once, creating it in an empty
 database; then ``save_batch`` stores ingest batches and ``load_week``, ``get_incident``,
-``load_incidents``, ``sources``, ``ingest_runs`` and ``quarantine`` read them back.
+``load_incidents``, ``sources``, ``ingest_runs`` and ``quarantine`` read them back;
+``get_watermark``/``set_watermark`` keep how far an incremental pull has read.
 ``upgrade_database`` (``impactlens db upgrade``) migrates an existing database.
 """
 
@@ -18,6 +19,7 @@ from impactlens.store.database import (
 from impactlens.store.errors import DatabaseNotAtHeadError, InvalidBatchError, StoreError
 from impactlens.store.incidents import IngestSummary
 from impactlens.store.store import Store, StoredIncident, StoredIncidents
+from impactlens.store.watermarks import Watermark
 
 __all__ = [
     "DatabaseNotAtHeadError",
@@ -27,6 +29,7 @@ __all__ = [
     "StoreError",
     "StoredIncident",
     "StoredIncidents",
+    "Watermark",
     "create_engine_for",
     "current_revision",
     "describe_database",

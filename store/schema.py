@@ -40,6 +40,7 @@ __all__ = [
     "ingest_runs",
     "metadata",
     "quarantine",
+    "watermarks",
 ]
 
 # Final, so that type checkers see the literal dtypes pandas' stubs know.
@@ -209,4 +210,18 @@ quarantine = Table(
     # text itself cannot be (a row may exceed PostgreSQL's b-tree entry limit).
     Column("fingerprint", String),
     Index(None, "fingerprint"),
+)
+
+# How far an incremental pull from a source has read (migration 0003): for a ServiceNow
+# instance, the newest ``sys_updated_on`` below which every incident is stored. Written in
+# the transaction of the batch it follows (`Store.save_batch`), so a crash between the two
+# never moves it past incidents that were not stored.
+watermarks = Table(
+    "watermarks",
+    metadata,
+    Column("source", String, nullable=False),
+    Column("name", String, nullable=False),
+    Column("value", String, nullable=False),
+    Column("updated_at", UtcTimestamp(), nullable=False),
+    PrimaryKeyConstraint("source", "name"),
 )

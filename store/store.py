@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from types import TracebackType
 
 import pandas as pd
@@ -37,9 +38,14 @@ from impactlens.store.queries import (
     read_runs,
     read_sources,
 )
+from impactlens.store.watermarks import Watermark, read_watermark, write_watermark
 from sqlalchemy.engine import Connection, Engine
 
 __all__ = ["Store", "StoredIncident", "StoredIncidents"]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 # eq=False: the fields are frames, which neither compare to one truth value nor hash.
@@ -145,6 +151,7 @@ class Store:
         format: str,
         rows_read: int | None = None,
         on_progress: Progress | None = None,
+        watermark: Watermark | None = None,
     ) -> IngestSummary:
         """Store `batch` in one transaction and record the run; what it did.
 
@@ -168,6 +175,10 @@ class Store:
             default: the batch's incidents plus its rejected rows.
         on_progress
             Called with ``(incidents_written, incidents_to_write)`` after each chunk.
+        watermark
+            How far the pull this batch came from has read (see `set_watermark`):
+            written in the batch's transaction, so the two are stored together or not
+            at all, and a crash between them can never move it past unsaved incidents.
 
         Raises
         ------
@@ -176,7 +187,7 @@ class Store:
         """
         prepared = prepare_batch(batch)
         with self._connect(write=True) as connection:
-            return write_batch(
+            summary = write_batch(
                 connection,
                 prepared,
                 source_file=source_file,
@@ -184,6 +195,34 @@ class Store:
                 rows_read=rows_read,
                 on_progress=on_progress,
             )
+            if watermark is not None:
+                write_watermark(connection, watermark, at=_now())
+            return summary
+
+    def get_watermark(self, source: str, name: str) -> str | None:
+        """The watermark of the pull `name` from `source`, or None when none was written.
+
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     with Store.open(f"sqlite:///{Path(folder) / 'store.db'}") as store:
+        ...         before = store.get_watermark("servicenow", "incident")
+        ...         store.set_watermark("servicenow", "incident", "2026-11-02T10:45:02Z")
+        ...         print(before, store.get_watermark("servicenow", "incident"))
+        None 2026-11-02T10:45:02Z
+        """
+        with self._connect() as connection:
+            return read_watermark(connection, source, name)
+
+    def set_watermark(self, source: str, name: str, value: str) -> None:
+        """Write the watermark of the pull `name` from `source` (replacing any), alone.
+
+        A pull that stores incidents should pass its watermark to `save_batch` instead,
+        which writes both in one transaction.
+        """
+        watermark = Watermark(source, name, value)
+        with self._connect(write=True) as connection:
+            write_watermark(connection, watermark, at=_now())
 
     def get_incident(self, source: str, incident_id: str) -> StoredIncident | None:
         """The stored incident (source, incident_id) with its history, or None.
