@@ -93,6 +93,7 @@ class HotspotRules:
     min_escalated: int = 3
     min_rate_ratio: float = 2.0
     chronic_weeks: int = 5
+    period: str = "week"  # what one count covers ("month" in the monthly edition): for the reasons
 
     def __post_init__(self) -> None:
         if self.baseline_weeks < 1:
@@ -202,7 +203,9 @@ def find_hotspots(
     table["reasons"] = [
         _reasons(row, rules, repeat_days, names) for row in table.itertuples(index=False)
     ]
-    table["problem_record"] = [_problem_record(row) for row in table.itertuples(index=False)]
+    table["problem_record"] = [
+        _problem_record(row, rules.period) for row in table.itertuples(index=False)
+    ]
     return table[list(HOTSPOT_COLUMNS)]
 
 
@@ -452,30 +455,30 @@ def _reasons(
     if row.top_process and row.top_process_minutes > 0:
         name = process_names.get(row.top_process, row.top_process)
         parts.append(f"{row.top_process_minutes:,.0f} business minutes of {name}")
-    weeks = rules.baseline_weeks
+    weeks, period = rules.baseline_weeks, rules.period
     if "emerging" in row.flag:
         parts.append(
-            f"emerging: {row.escalated_this_week} escalated this week against "
-            f"{row.baseline_escalated_per_week:.1f} a week in the {counted(weeks, 'week')} before "
+            f"emerging: {row.escalated_this_week} escalated this {period} against "
+            f"{row.baseline_escalated_per_week:.1f} a {period} in the {counted(weeks, period)} before "
             f"(rate ratio {row.rate_ratio:.1f}, p = {row.p_value:.2g})"
         )
     if "chronic" in row.flag:
         parts.append(
-            f"chronic: {row.baseline_escalated} escalated in the {counted(weeks, 'week')} before "
+            f"chronic: {row.baseline_escalated} escalated in the {counted(weeks, period)} before "
             f"({row.baseline_share:.0%} of its incidents, the typical key "
             f"{row.typical_share:.0%}), {row.times_typical:.1f} times the typical key's "
-            f"{row.typical_per_week:.1f} a week (p = {row.chronic_p_value:.2g}), above it in "
-            f"{row.weeks_above_typical} of those {counted(weeks, 'week')}"
+            f"{row.typical_per_week:.1f} a {period} (p = {row.chronic_p_value:.2g}), above it in "
+            f"{row.weeks_above_typical} of those {counted(weeks, period)}"
         )
     return "; ".join(parts)
 
 
-def _problem_record(row: Any) -> str:
+def _problem_record(row: Any, period: str) -> str:
     if not row.flag:
         return ""
     text = f"Raise a problem record for {row.key}: {row.flag} L2/L3 escalations"
     if row.repeats:
-        text += f", {counted(row.repeats, 'repeat')} this week"
+        text += f", {counted(row.repeats, 'repeat')} this {period}"
     if isinstance(row.top_handoff, str):
         text += f"; most frequent handoff {row.top_handoff}"
     return text

@@ -17,12 +17,13 @@ others are ignored.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from impactlens.engine.correlation import group_outages, likely_common_causes
+from impactlens.engine.escalation import ping_pong_loops
 from impactlens.engine.facts import FactRules, IncidentFacts, incident_facts, restored_at
 from impactlens.engine.hotspots import HotspotRules, find_hotspots, hotspot_keys
 from impactlens.engine.impact import ImpactModel
@@ -30,7 +31,14 @@ from impactlens.engine.keys import check_key_fields, incident_positions
 from impactlens.engine.kpis import kpi_scorecard
 from impactlens.engine.misprioritised import DEFAULT_MIN_GAP, misprioritised
 from impactlens.engine.timelines import process_timelines
-from impactlens.engine.weeks import last_complete_week, week_bounds, week_of
+from impactlens.engine.weeks import (
+    last_complete_month,
+    last_complete_week,
+    month_bounds,
+    week_bounds,
+    week_of,
+)
+from impactlens.service_map.quality import quality_report
 
 from impactlens.errors import InvalidSettingsError, InvalidWeekError
 from impactlens.moments import utc_moment
@@ -51,6 +59,7 @@ COSTLIEST_COLUMNS = (
     "short_description",
 )  # fmt: skip
 UNKNOWN_CIS_SHOWN = 5
+HANDOFF_LOOPS_KEPT = 20
 
 
 @dataclass(frozen=True)
@@ -65,6 +74,8 @@ class ReviewSettings:
     flagged. ``costliest``: how many of the costliest incidents to keep.
     ``critical_criticality``: processes of this criticality or more critical make an
     incident business-critical. ``currency``: what money is shown in (none by default).
+    ``monthly_baseline`` and ``monthly_trend``: the monthly edition's hotspot baseline
+    and KPI trend, in months (its month is compared with the month before).
     """
 
     timezone: str = "UTC"
@@ -76,10 +87,15 @@ class ReviewSettings:
     costliest: int = 10
     critical_criticality: int = 1
     currency: str = ""
+    monthly_baseline: int = 6
+    monthly_trend: int = 6
 
     def __post_init__(self) -> None:
         check_key_fields(self.group_by, what="group hotspots by")
-        for name, low in (("trend_weeks", 1), ("min_gap", 1), ("costliest", 0)):
+        for name, low in (
+            ("trend_weeks", 1), ("min_gap", 1), ("costliest", 0), ("monthly_baseline", 1),
+            ("monthly_trend", 1),
+        ):  # fmt: skip
             if getattr(self, name) < low:
                 raise InvalidSettingsError(
                     f"{name} must be {low} or more, not {getattr(self, name)}"
@@ -88,12 +104,14 @@ class ReviewSettings:
 
 @dataclass(frozen=True)
 class ReviewWindow:
-    """The moments a week's review looks at (all UTC).
+    """The moments a review looks at (all UTC): a week, or (``kind == "month"``) a month.
 
-    The week is ``[start, end)``. ``hotspot_bounds``: the baseline weeks and the week
-    (`engine.hotspots.find_hotspots`); ``trend_bounds``: the KPI trend's weeks, the week
-    last. ``since``: the earliest moment whose incidents matter (the earlier of the two
-    first bounds, less the repeat window, so that repeats of early incidents are seen).
+    The period is ``[start, end)``; ``week`` is its label (``2026-W47``, ``2026-11``).
+    ``hotspot_bounds``: the baseline periods and the period
+    (`engine.hotspots.find_hotspots`, with ``hotspot_rules``); ``trend_bounds``: the KPI
+    trend's periods, this one last. ``since``: the earliest moment whose incidents matter
+    (the earlier of the two first bounds, less the repeat window, so that repeats of early
+    incidents are seen).
     """
 
     week: str
@@ -103,6 +121,12 @@ class ReviewWindow:
     hotspot_bounds: pd.DatetimeIndex
     trend_bounds: pd.DatetimeIndex
     since: pd.Timestamp
+    hotspot_rules: HotspotRules = field(default_factory=HotspotRules)
+    kind: str = "week"
+
+    @property
+    def label(self) -> str:
+        return self.week
 
 
 @dataclass(frozen=True)
@@ -140,7 +164,11 @@ class WeeklyReview:
     the week), ``group_outages`` and ``common_causes`` (overlapping the week / opened
     in it), ``costliest`` (`COSTLIEST_COLUMNS`, opened in the week). ``notes`` are what
     a reader must know to read the figures right. ``process_names``: process id ->
-    name, of the map's processes.
+    name, of the map's processes. ``map_findings``: the map's quality findings
+    (`service_map.quality`). ``handoff_loops``: the group pairs the period's incidents
+    bounced between (``group_a, group_b, incidents``). ``data_trust``: per source, what
+    the caller knows of the data's freshness and quarantine (`review_week`'s
+    `data_trust`; empty when none was given).
     """
 
     window: ReviewWindow
@@ -158,6 +186,9 @@ class WeeklyReview:
     costliest: pd.DataFrame
     coverage: Coverage
     notes: tuple[str, ...]
+    map_findings: tuple[str, ...] = ()
+    handoff_loops: pd.DataFrame = field(default_factory=pd.DataFrame)
+    data_trust: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def week(self) -> str:
@@ -170,31 +201,52 @@ class WeeklyReview:
         return table[_opened_in(table, self.window)]
 
 
-def review_window(week: str, settings: ReviewSettings) -> ReviewWindow:
-    """The moments the review of `week` (``2026-W47``) looks at.
+def review_window(period: str, settings: ReviewSettings, *, kind: str = "week") -> ReviewWindow:
+    """The moments the review of `period` (``2026-W47``, or a month ``2026-11``) looks at.
 
     >>> window = review_window("2026-W47", ReviewSettings())
     >>> window.start.isoformat(), window.since.isoformat()
     ('2026-11-16T00:00:00+00:00', '2026-09-07T00:00:00+00:00')
+    >>> month = review_window("2026-11", ReviewSettings(), kind="month")
+    >>> month.start.isoformat(), month.trend_bounds[0].isoformat(), month.hotspot_rules.baseline_weeks
+    ('2026-11-01T00:00:00+00:00', '2026-06-01T00:00:00+00:00', 6)
     """
-    hotspot_bounds = week_bounds(
-        week, settings.timezone, weeks_before=settings.hotspots.baseline_weeks
-    )
-    trend_bounds = week_bounds(week, settings.timezone, weeks_before=settings.trend_weeks - 1)
+    rules = settings.hotspots
+    if kind == "month":
+        rules = replace(
+            rules,
+            baseline_weeks=settings.monthly_baseline,
+            chronic_weeks=min(rules.chronic_weeks, settings.monthly_baseline),
+            period="month",
+        )
+        hotspot_bounds = month_bounds(period, settings.timezone, months_before=rules.baseline_weeks)
+        trend_bounds = month_bounds(
+            period, settings.timezone, months_before=settings.monthly_trend - 1
+        )
+    elif kind == "week":
+        hotspot_bounds = week_bounds(period, settings.timezone, weeks_before=rules.baseline_weeks)
+        trend_bounds = week_bounds(period, settings.timezone, weeks_before=settings.trend_weeks - 1)
+    else:
+        raise InvalidSettingsError(f"a review covers a week or a month, not a {kind!r}")
     first = min(hotspot_bounds[0], trend_bounds[0])
     return ReviewWindow(
-        week=week,
+        week=period,
         timezone=settings.timezone,
         start=hotspot_bounds[-2],
         end=hotspot_bounds[-1],
         hotspot_bounds=hotspot_bounds,
         trend_bounds=trend_bounds,
         since=first - pd.Timedelta(days=settings.facts.repeat_days),
+        hotspot_rules=rules,
+        kind=kind,
     )
 
 
-def default_week(as_of: pd.Timestamp, settings: ReviewSettings) -> str:
-    """The week a Monday-morning review covers: the last full week before `as_of`."""
+def default_week(as_of: pd.Timestamp, settings: ReviewSettings, *, kind: str = "week") -> str:
+    """The period a review covers by default: the last full week (or month) before
+    `as_of` (the Monday-morning review's week; the first-Monday review's month)."""
+    if kind == "month":
+        return last_complete_month(utc_moment(as_of), settings.timezone)
     return last_complete_week(utc_moment(as_of), settings.timezone)
 
 
@@ -207,8 +259,14 @@ def review_week(
     settings: ReviewSettings,
     as_of: pd.Timestamp,
     data_extent: tuple[pd.Timestamp | None, pd.Timestamp | None] | None = None,
+    month: str | None = None,
+    data_trust: pd.DataFrame | None = None,
 ) -> WeeklyReview:
     """Review `week` (default: the last full week before `as_of`); see `WeeklyReview`.
+
+    With ``month=`` (``2026-11``) the review covers that calendar month instead (the
+    monthly edition): hotspots against ``settings.monthly_baseline`` months, the KPI
+    trend over ``settings.monthly_trend`` months.
 
     Parameters
     ----------
@@ -227,6 +285,11 @@ def review_week(
     data_extent : (Timestamp, Timestamp), optional
         The first and last ``opened_at`` of all the data there is (not only of the
         incidents given), for the notes; default: those of `incidents`.
+    month : str, optional
+        A calendar month to review instead of a week; not with `week`.
+    data_trust : DataFrame, optional
+        Per source, the freshness and quarantine of the data (the caller knows them,
+        from its store); kept as given in `WeeklyReview.data_trust`.
 
     Raises
     ------
@@ -234,10 +297,14 @@ def review_week(
         When `week` is not an ISO week, or starts after `as_of`.
     """
     as_of = utc_moment(as_of)
-    window = review_window(week or default_week(as_of, settings), settings)
+    if week is not None and month is not None:
+        raise InvalidWeekError("a review covers a week or a month: give one, not both")
+    kind = "month" if month is not None else "week"
+    period = month or week or default_week(as_of, settings, kind=kind)
+    window = review_window(period, settings, kind=kind)
     if window.start > as_of:
         raise InvalidWeekError(
-            f"week {window.week} starts after as_of {as_of.isoformat()}: nothing to review yet"
+            f"{kind} {window.week} starts after as_of {as_of.isoformat()}: nothing to review yet"
         )
     opened = pd.to_datetime(incidents["opened_at"], utc=True)
     restored = pd.to_datetime(restored_at(incidents), utc=True)
@@ -253,7 +320,7 @@ def review_week(
     hotspots = find_hotspots(
         table.assign(key=keys),
         window.hotspot_bounds,
-        rules=settings.hotspots,
+        rules=window.hotspot_rules,
         repeat_days=settings.facts.repeat_days,
         history=facts.history,
         process_minutes=facts.pairs,
@@ -296,7 +363,26 @@ def review_week(
         costliest=_costliest(table[in_week], settings.costliest),
         coverage=coverage,
         notes=_notes(window, as_of, model, int(in_week.sum()), coverage, extent, too_new),
+        map_findings=_map_findings(model),
+        handoff_loops=_handoff_loops(facts, in_week),
+        data_trust=data_trust if data_trust is not None else pd.DataFrame(),
     )
+
+
+def _map_findings(model: ImpactModel | None) -> tuple[str, ...]:
+    if model is None:
+        return ()
+    return tuple(quality_report(model.service_map, model.graph).findings)
+
+
+def _handoff_loops(facts: IncidentFacts, in_week: npt.NDArray[np.bool_]) -> pd.DataFrame:
+    """The group pairs the period's incidents bounced between, most incidents first."""
+    history = facts.history
+    week = facts.incidents[in_week]
+    if history.empty or week.empty:
+        return pd.DataFrame({"group_a": [], "group_b": [], "incidents": []})
+    mine = history[incident_positions(history, week) >= 0]
+    return ping_pong_loops(mine).head(HANDOFF_LOOPS_KEPT).reset_index(drop=True)
 
 
 def _opened_in(table: pd.DataFrame, window: ReviewWindow) -> npt.NDArray[np.bool_]:
@@ -366,7 +452,7 @@ def _notes(
         if first > baseline:
             notes.append(
                 f"the baseline starts {baseline:%Y-%m-%d}, before the first incident "
-                f"({first:%Y-%m-%d}); weeks without data count as quiet weeks"
+                f"({first:%Y-%m-%d}); {window.kind}s without data count as quiet {window.kind}s"
             )
         if week_incidents == 0:
             where = (
@@ -376,10 +462,10 @@ def _notes(
                 if first >= window.end
                 else ""
             )
-            notes.append(f"no incidents were opened in week {window.week}{where}")
+            notes.append(f"no incidents were opened in {window.kind} {window.week}{where}")
     if as_of < window.end:
         notes.append(
-            f"week {window.week} is not over (as of {as_of:%Y-%m-%d %H:%M} UTC): "
+            f"{window.kind} {window.week} is not over (as of {as_of:%Y-%m-%d %H:%M} UTC): "
             "its figures are partial"
         )
     if too_new:
@@ -395,7 +481,7 @@ def _notes(
     elif coverage.unmapped:
         cis = ", ".join(f"{ci} ({n:,})" for ci, n in coverage.unknown_cis)
         notes.append(
-            f"{coverage.unmapped:,} of the week's {coverage.incidents:,} incidents "
+            f"{coverage.unmapped:,} of the {window.kind}'s {coverage.incidents:,} incidents "
             f"({1 - coverage.share:.1%}) could not be placed on a service of the map"
             + (f"; the most frequent unknown CIs: {cis}" if cis else "")
         )

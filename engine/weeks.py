@@ -1,9 +1,11 @@
-"""ISO weeks in a time zone: the periods every weekly figure is counted in.
+"""ISO weeks and calendar months in a time zone: the periods every figure is counted in.
 
 A week runs from Monday 00:00 to the next Monday 00:00 on the wall clock of the report's
 time zone, so an incident opened on Sunday 23:30 in Berlin (22:30 UTC) belongs to that
 week, and one opened at 23:30 UTC on the same Sunday belongs to the next. Incidents are
-counted in the week they were opened. Pure: the week is a parameter, never "now".
+counted in the week they were opened. A month (the monthly edition) runs from the 1st
+00:00 to the next 1st 00:00 on the same wall clock. Pure: the period is a parameter,
+never "now".
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ from impactlens.moments import time_zone
 
 __all__ = [
     "InvalidWeekError",
+    "last_complete_month",
     "last_complete_week",
+    "month_bounds",
+    "parse_month",
     "parse_week",
     "week_bounds",
     "week_label",
@@ -27,6 +32,7 @@ __all__ = [
 ]
 
 _WEEK = re.compile(r"^(\d{4})-?W(\d{2})$")
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
 
 def parse_week(label: str) -> date:
@@ -105,3 +111,45 @@ def last_complete_week(as_of: pd.Timestamp, timezone: str = "UTC") -> str:
     local = moment.tz_convert(time_zone(timezone))
     this_monday = local.date() - timedelta(days=local.weekday())
     return week_label(this_monday - timedelta(weeks=1))
+
+
+def parse_month(label: str) -> date:
+    """The first day of calendar month `label` (``2026-11``).
+
+    >>> parse_month("2026-11")
+    datetime.date(2026, 11, 1)
+    """
+    found = _MONTH.match(label.strip())
+    if not found or not 1 <= int(found[2]) <= 12:
+        raise InvalidWeekError(f"month {label!r} is not a calendar month such as 2026-11")
+    return date(int(found[1]), int(found[2]), 1)
+
+
+def month_bounds(label: str, timezone: str = "UTC", *, months_before: int = 0) -> pd.DatetimeIndex:
+    """UTC boundaries of the `months_before` months before month `label`, and of `label`.
+
+    ``months_before + 2`` moments, each the 1st 00:00 in `timezone`.
+
+    >>> month_bounds("2026-11", "Europe/Berlin", months_before=1).strftime("%m-%d %H:%M")
+    Index(['09-30 22:00', '10-31 23:00', '11-30 23:00'], dtype='str')
+    """
+    zone = time_zone(timezone)
+    if months_before < 0:
+        raise InvalidWeekError(f"months_before must be 0 or more, not {months_before}")
+    first = pd.Timestamp(parse_month(label))
+    local = pd.DatetimeIndex(
+        [first + pd.DateOffset(months=offset) for offset in range(-months_before, 2)]
+    )
+    return local.tz_localize(zone, nonexistent="shift_forward", ambiguous=False).tz_convert("UTC")
+
+
+def last_complete_month(as_of: pd.Timestamp, timezone: str = "UTC") -> str:
+    """The last calendar month that ended by `as_of` in `timezone`.
+
+    >>> last_complete_month(pd.Timestamp("2026-12-01T07:00:00Z"))
+    '2026-11'
+    """
+    moment = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of
+    local = moment.tz_convert(time_zone(timezone))
+    previous = (local.replace(day=1) - pd.Timedelta(days=1)).date()
+    return f"{previous.year}-{previous.month:02d}"

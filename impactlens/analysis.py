@@ -20,13 +20,26 @@ from impactlens.engine.facts import IncidentFacts, incident_facts
 from impactlens.engine.impact import ImpactModel
 from impactlens.engine.weekly import ReviewSettings, WeeklyReview, default_week, review_week
 from impactlens.engine.weekly import review_window as week_window
-from impactlens.errors import ImpactlensError, InputFileError
+from impactlens.errors import ImpactlensError, InputFileError, InvalidWeekError
 from impactlens.ingest.batch import REJECTED_COLUMNS
 from impactlens.ingest.pipeline import read_export
 from impactlens.moments import utc_moment
 from impactlens.store import Store
 
-__all__ = ["Incidents", "Scores", "UnknownSourceError", "read_csv", "review", "score"]
+__all__ = [
+    "DATA_TRUST_COLUMNS",
+    "Incidents",
+    "Scores",
+    "UnknownSourceError",
+    "read_csv",
+    "review",
+    "score",
+]
+
+
+DATA_TRUST_COLUMNS = (
+    "source", "incidents", "newest_incident", "last_ingest", "quarantined", "reasons",
+)  # fmt: skip
 
 
 class UnknownSourceError(ImpactlensError):
@@ -128,33 +141,106 @@ def review(
     settings: ReviewSettings,
     as_of: pd.Timestamp,
     week: str | None = None,
+    month: str | None = None,
     store: Store | None = None,
     source: str | None = None,
     incidents: Incidents | None = None,
 ) -> WeeklyReview:
-    """Review `week` (default: the last full week before `as_of`) of `incidents` (read
-    with `read_csv`) or of the `store` (only the weeks the review needs are read, in one
-    transaction; `source` picks one source)."""
+    """Review `week` (default: the last full week before `as_of`), or calendar `month`,
+    of `incidents` (read with `read_csv`) or of the `store` (only the periods the review
+    needs are read, in one transaction; `source` picks one source).
+
+    The review's ``data_trust`` says, per source, how fresh the data is and what was
+    quarantined in the period: from the store, or from the CSV's rejected rows.
+    """
     as_of = utc_moment(as_of)
+    if week is not None and month is not None:
+        raise InvalidWeekError("a review covers a week or a month: give one, not both")
+    kind = "month" if month is not None else "week"
+    window = week_window(
+        month or week or default_week(as_of, settings, kind=kind), settings, kind=kind
+    )
     if incidents is None:
         if store is None:
             raise InputFileError("nothing to review: give incidents or a store")
         _check_source(store, source)
-        window = week_window(week or default_week(as_of, settings), settings)
         stored = store.load_week(since=window.since, until=window.end, source=source)
         table, history = stored.incidents, stored.history
         extent = store.data_extent(source=source)
+        trust = _store_trust(store, window.start, source)
     else:
         table, history, extent = incidents.incidents, incidents.history, incidents.extent
+        trust = _csv_trust(incidents)
     return review_week(
         table,
         history,
         model,
-        week=week,
+        week=window.week if kind == "week" else None,
+        month=window.week if kind == "month" else None,
         settings=settings,
         as_of=as_of,
         data_extent=extent,
+        data_trust=trust,
     )
+
+
+def _store_trust(store: Store, start: pd.Timestamp, source: str | None) -> pd.DataFrame:
+    """Per source: incidents stored, the newest, the last ingest, and the rows
+    quarantined since `start` (received then or later: the rows this period may miss),
+    with their most frequent problems."""
+    sources = store.sources()
+    if source is not None:
+        sources = sources[sources["source"] == source]
+    held = store.quarantine(since=start, source=source)
+    rows = []
+    for row in sources.to_dict("records"):
+        mine = held[held["source"] == row["source"]]
+        rows.append(
+            {
+                "source": str(row["source"]),
+                "incidents": int(row["incidents"]),
+                "newest_incident": _moment_text(row["last_opened"]),
+                "last_ingest": _moment_text(row["last_ingest"]),
+                "quarantined": len(mine),
+                "reasons": _top_reasons(mine["problem"]),
+            }
+        )
+    return pd.DataFrame(rows, columns=list(DATA_TRUST_COLUMNS))
+
+
+def _csv_trust(incidents: Incidents) -> pd.DataFrame:
+    """One row per source of a CSV read: its incidents and the rows it could not read."""
+    table, rejected = incidents.incidents, incidents.rejected
+    names = sorted(set(table["source"].astype(str)) | set(rejected["source"].dropna().astype(str)))
+    rows = []
+    for name in names:
+        mine = table[table["source"].astype(str) == name]
+        bad = rejected[rejected["source"].astype(str) == name]
+        newest = pd.to_datetime(mine["opened_at"], utc=True).max() if len(mine) else None
+        rows.append(
+            {
+                "source": name,
+                "incidents": len(mine),
+                "newest_incident": _moment_text(newest),
+                "last_ingest": f"read from {incidents.origin}",
+                "quarantined": len(bad),
+                "reasons": _top_reasons(bad["problem"]),
+            }
+        )
+    return pd.DataFrame(rows, columns=list(DATA_TRUST_COLUMNS))
+
+
+def _moment_text(moment: object) -> str:
+    """A stored moment as ``2026-11-23 07:00 UTC`` ("" when unknown)."""
+    if moment is None or pd.isna(moment):  # type: ignore[call-overload]
+        return ""
+    return f"{utc_moment(pd.Timestamp(str(moment))):%Y-%m-%d %H:%M} UTC"
+
+
+def _top_reasons(problems: pd.Series) -> str:
+    counts = problems.astype(str).value_counts()
+    top = counts.sort_index().sort_values(ascending=False, kind="stable").head(3)
+    return "; ".join(f"{problem} ({count:,})" for problem, count in top.items())
 
 
 def _check_source(store: Store, source: str | None) -> None:

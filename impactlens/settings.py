@@ -21,6 +21,7 @@ reads nothing.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -52,6 +53,8 @@ __all__ = [
 
 DATA_DIR_NAME = ".impactlens"
 DATABASE_FILE_NAME = "impactlens.db"
+REPORTS_FOLDER = "reports"
+_CRON_FIELD = re.compile(r"[0-9A-Za-z*/,\-?#L]+")
 CONFIG_FILE_NAME = "impactlens.toml"
 _DEFAULT_RULES = HotspotRules()
 _DEFAULT_REVIEW = ReviewSettings()
@@ -126,6 +129,16 @@ class Settings(BaseSettings):
     costliest: int = Field(
         default=_DEFAULT_REVIEW.costliest, ge=0, description="Costliest incidents kept."
     )
+    monthly_baseline: int = Field(
+        default=_DEFAULT_REVIEW.monthly_baseline,
+        ge=1,
+        description="The monthly report's hotspot baseline, in months.",
+    )
+    monthly_trend: int = Field(
+        default=_DEFAULT_REVIEW.monthly_trend,
+        ge=1,
+        description="Months of the monthly report's KPI trend.",
+    )
     tier_patterns: tuple[tuple[str, str], ...] = Field(
         default=DEFAULT_TIER_PATTERNS,
         description="Ordered [tier, regular expression] rules on assignment group names; "
@@ -181,6 +194,21 @@ class Settings(BaseSettings):
     smtp_to: tuple[str, ...] = Field(
         default=(),
         description="Recipients of the report mail (a list; JSON in the environment).",
+    )
+    # The report archive and the flows' schedules (flows.schedule).
+    reports_dir: Path | None = Field(
+        default=None,
+        description="Folder of the report archive (one folder per week or month); "
+        "empty means <data_dir>/reports.",
+    )
+    weekly_schedule: str = Field(
+        default="0 7 * * 1",
+        description="Cron of the weekly report flow, in the timezone setting (Mondays 07:00).",
+    )
+    monthly_schedule: str = Field(
+        default="0 7 1-7 * 1",
+        description="Cron of the monthly report flow, in the timezone setting; day of month "
+        "and day of week must both match (the first Monday, 07:00).",
     )
 
     @classmethod
@@ -272,11 +300,29 @@ class Settings(BaseSettings):
         except ImpactlensError as error:
             raise ValueError(str(error)) from None
 
+    @field_validator("weekly_schedule", "monthly_schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        # The shape only: Prefect checks each field when the flows are served.
+        fields = value.split()
+        if len(fields) != 5 or not all(_CRON_FIELD.fullmatch(field) for field in fields):
+            raise ValueError(f"{value!r} is not a cron expression of 5 fields such as '0 7 * * 1'")
+        return " ".join(fields)
+
     @model_validator(mode="after")
-    def _default_database_url(self) -> Settings:
+    def _default_paths(self) -> Settings:
         if not self.database_url:
             self.database_url = f"sqlite:///{self.data_dir / DATABASE_FILE_NAME}"
+        if self.reports_dir is None:
+            self.reports_dir = self.data_dir / REPORTS_FOLDER
+        else:
+            self.reports_dir = self.reports_dir.expanduser().absolute()
         return self
+
+    @property
+    def report_archive(self) -> Path:
+        """The report archive's folder (`reports_dir`, defaulted)."""
+        return self.reports_dir or self.data_dir / REPORTS_FOLDER
 
     def review_settings(self) -> ReviewSettings:
         """These settings as the engine's `ReviewSettings`."""
@@ -297,6 +343,8 @@ class Settings(BaseSettings):
                 min_gap=self.min_gap,
                 costliest=self.costliest,
                 currency=self.currency,
+                monthly_baseline=self.monthly_baseline,
+                monthly_trend=self.monthly_trend,
             )
         except ImpactlensError as error:
             raise SettingsError(f"invalid settings: {error}") from None

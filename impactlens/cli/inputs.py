@@ -145,6 +145,7 @@ def weekly_review(
     week: str | None,
     as_of: str | None,
     map_required: bool = False,
+    month: str | None = None,
     **overrides: Any,
 ) -> tuple[WeeklyReview, ImpactModel | None]:
     """The review the weekly commands print, from their options; its notes on stderr.
@@ -167,7 +168,14 @@ def weekly_review(
                 f"note: {len(read.rejected):,} rows of {incidents} cannot be read and are "
                 "left out (impactlens score --out lists them with their reasons)."
             )
-        found = review(model, settings=review_settings, as_of=moment, week=week, incidents=read)
+        found = review(
+            model,
+            settings=review_settings,
+            as_of=moment,
+            week=week,
+            month=month,
+            incidents=read,
+        )
     else:
         if history is not None:
             raise InputFileError("--history goes with --incidents")
@@ -177,6 +185,7 @@ def weekly_review(
                 settings=review_settings,
                 as_of=moment,
                 week=week,
+                month=month,
                 store=store,
                 source=source,
             )
