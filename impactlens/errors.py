@@ -229,3 +229,8 @@ class SourceError(ImpactlensError):
 class DeliveryError(ImpactlensError):
     """A report that cannot be delivered (the mail server refused the connection, the login
     or a recipient). The message names the server and the reason, never a credential."""
+
+
+class DeliveryUnreachableError(DeliveryError):
+    """The mail server could not be reached at all: nothing was sent, so trying again later
+    is safe (the Prefect flow retries delivery on this error only)."""

@@ -27,7 +27,12 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
-from impactlens.errors import DeliveryError, InvalidSettingsError, excerpt
+from impactlens.errors import (
+    DeliveryError,
+    DeliveryUnreachableError,
+    InvalidSettingsError,
+    excerpt,
+)
 
 if TYPE_CHECKING:
     from impactlens.settings import Settings
@@ -241,7 +246,7 @@ def _send(message: EmailMessage, config: SmtpConfig) -> dict[str, str]:
         ) from None
     except OSError as error:  # refused, unknown host, timed out, unreachable
         reason = error.strerror or str(error) or type(error).__name__
-        raise DeliveryError(f"cannot reach {where} ({_text(reason, config)})") from None
+        raise DeliveryUnreachableError(f"cannot reach {where} ({_text(reason, config)})") from None
     return {address: _reply(code, text, config) for address, (code, text) in refused.items()}
 
 
