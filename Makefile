@@ -5,8 +5,6 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT ?= .impactlens/demo
-WEEKLY := --map fixtures/service_map.yaml --incidents fixtures/incidents.csv \
-	--history fixtures/assignment_history.csv --as-of 2026-11-23T00:00:00Z
 
 export DO_NOT_TRACK := 1
 export PREFECT_HOME ?= $(CURDIR)/.impactlens/prefect
@@ -29,13 +27,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -c "import impactlens, pandas, pyarrow, networkx, prefect, fastapi, jinja2, typer"
 	touch $(STAMP)
 
+# The main job, as Monday's flow runs it: the weekly impact report flow through Prefect
+# (a temporary local Prefect server, its database in $(PREFECT_HOME)) on the fixtures'
+# latest full week, with an embedded SQLite store in $(OUT).
 demo: $(STAMP)
-	$(BIN)/impactlens map check fixtures/service_map.yaml --incidents fixtures/incidents.csv
-	$(BIN)/impactlens score --map fixtures/service_map.yaml --incidents fixtures/incidents.csv \
-		--out $(OUT) --as-of 2026-11-23T00:00:00Z
-	$(BIN)/impactlens hotspots --week 2026-W47 --top 5 $(WEEKLY)
-	$(BIN)/impactlens kpis --week 2026-W47 --format csv $(WEEKLY) > $(OUT)/kpis.csv
-	@echo "Demo output is in $(OUT)/ (incident_scores.csv, process_impacts.csv, rejected.csv, kpis.csv)"
+	IMPACTLENS_DATA_DIR=$(OUT) \
+	PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_ENABLED=false \
+	PREFECT_SERVER_SERVICES_EVENT_PERSISTER_ENABLED=false \
+	$(BIN)/impactlens flows weekly --week 2026-W47 --as-of 2026-11-23T00:00:00Z \
+		--export fixtures/incidents.csv --history fixtures/assignment_history.csv \
+		--map fixtures/service_map.yaml
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

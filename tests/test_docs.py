@@ -69,3 +69,15 @@ def test_the_library_example_in_the_readme_runs(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "inventory-sync" in done.stdout  # the planted chronic hotspot leads the week
     assert (tmp_path / "data" / "impactlens.db").is_file()
+
+
+def test_every_setting_is_documented():
+    """Each setting appears, by its impactlens.toml name, in the README or a linked doc."""
+    from impactlens.settings import Settings
+
+    docs = README + "".join(
+        path.read_text(encoding="utf-8")
+        for path in (Path(__file__).resolve().parents[1] / "docs").glob("*.md")
+    )
+    missing = [name for name in Settings.model_fields if f"`{name}`" not in docs]
+    assert missing == []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -20,6 +20,9 @@ from impactlens.cli.inputs import (
 )
 from impactlens.cli.output import check_format, write_table
 from impactlens.text import counted, plural
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _TABLE_COLUMNS = ("rank", "key", "flag", "incidents", "escalated", "reached_l3", "repeats",
                   "repeat_impact")  # fmt: skip
@@ -110,15 +113,21 @@ def hotspots(
             else ""
         )
     )
-    if len(shown):
-        # The figures in a narrow table, the words below it: fits an 80-column terminal.
-        table = shown[list(_TABLE_COLUMNS)].rename(columns=_TABLE_LABELS)
-        write_table(table, format=format, title=title, currency=review.settings.currency)
-        for rank, key, flag, reasons, record in zip(
-            shown["rank"], shown["key"], shown["flag"], shown["reasons"],
-            shown["problem_record"], strict=True,
-        ):  # fmt: skip
-            flagged_as = f" ({flag})" if flag else ""
-            out.print(f"{rank}. {key}{flagged_as}: {reasons}", markup=False)
-            if record:
-                out.print(f"   {record}", markup=False)
+    show_hotspots(shown, title=title, currency=review.settings.currency)
+
+
+def show_hotspots(shown: pd.DataFrame, *, title: str, currency: str) -> None:
+    """Hotspot rows (`engine.hotspots.HOTSPOT_COLUMNS`) as the terminal shows them: the
+    figures in a narrow table, the words below it (fits an 80-column terminal)."""
+    if not len(shown):
+        return
+    table = shown[list(_TABLE_COLUMNS)].rename(columns=_TABLE_LABELS)
+    write_table(table, format="table", title=title, currency=currency)
+    for rank, key, flag, reasons, record in zip(
+        shown["rank"], shown["key"], shown["flag"], shown["reasons"],
+        shown["problem_record"], strict=True,
+    ):  # fmt: skip
+        flagged_as = f" ({flag})" if flag else ""
+        out.print(f"{rank}. {key}{flagged_as}: {reasons}", markup=False)
+        if record:
+            out.print(f"   {record}", markup=False)
