@@ -38,7 +38,8 @@ __all__ = [
 
 
 DATA_TRUST_COLUMNS = (
-    "source", "incidents", "newest_incident", "last_ingest", "quarantined", "reasons",
+    "source", "incidents", "newest_incident", "last_ingest", "quarantined", "quarantined_over",
+    "reasons",
 )  # fmt: skip
 
 
@@ -202,6 +203,7 @@ def _store_trust(store: Store, start: pd.Timestamp, source: str | None) -> pd.Da
                 "newest_incident": _moment_text(row["last_opened"]),
                 "last_ingest": _moment_text(row["last_ingest"]),
                 "quarantined": len(mine),
+                "quarantined_over": f"since {start:%Y-%m-%d %H:%M} UTC",
                 "reasons": _top_reasons(mine["problem"]),
             }
         )
@@ -224,6 +226,7 @@ def _csv_trust(incidents: Incidents) -> pd.DataFrame:
                 "newest_incident": _moment_text(newest),
                 "last_ingest": f"read from {incidents.origin}",
                 "quarantined": len(bad),
+                "quarantined_over": "rows of the file it could not read",
                 "reasons": _top_reasons(bad["problem"]),
             }
         )

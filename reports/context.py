@@ -112,9 +112,17 @@ def _kpi(kpis: pd.DataFrame, kpi: str, subject: str = "all") -> pd.Series | None
     return rows.iloc[0] if len(rows) else None
 
 
+def _figure(value: Any, kpi: str, **options: Any) -> str:
+    """`text.kpi_figure`, with a dash where there is nothing to measure (a rate of a
+    period without incidents)."""
+    return kpi_figure(value, kpi, **options) or "–"
+
+
 def _direction(change: float) -> tuple[str, str]:
     """An arrow and whether the change is good news: for every KPI here, less is better."""
-    if change != change or change == 0:
+    if change != change:  # nothing to compare
+        return "", "same"
+    if change == 0:
         return "→", "same"
     return ("↑", "worse") if change > 0 else ("↓", "better")
 
@@ -129,9 +137,9 @@ def _headline(kpis: pd.DataFrame, currency: str) -> list[dict[str, Any]]:
         rows.append(
             {
                 "label": label,
-                "value": kpi_figure(row["value"], kpi, currency=currency),
-                "previous": kpi_figure(row["previous"], kpi, currency=currency),
-                "change": kpi_figure(row["change"], kpi, change=True, currency=currency),
+                "value": _figure(row["value"], kpi, currency=currency),
+                "previous": _figure(row["previous"], kpi, currency=currency),
+                "change": _figure(row["change"], kpi, change=True, currency=currency),
                 "arrow": arrow,
                 "verdict": verdict,
                 "raw": float(row["value"]),
@@ -153,9 +161,9 @@ def _scorecard(kpis: pd.DataFrame, currency: str, *, charts_svg: bool) -> list[d
             {
                 "kpi": kpi,
                 "label": label,
-                "value": kpi_figure(row["value"], kpi, currency=currency),
-                "previous": kpi_figure(row["previous"], kpi, currency=currency),
-                "change": kpi_figure(row["change"], kpi, change=True, currency=currency),
+                "value": _figure(row["value"], kpi, currency=currency),
+                "previous": _figure(row["previous"], kpi, currency=currency),
+                "change": _figure(row["change"], kpi, change=True, currency=currency),
                 "arrow": arrow,
                 "verdict": verdict,
                 "trend": trend,
@@ -181,8 +189,8 @@ def _processes(kpis: pd.DataFrame, currency: str) -> list[dict[str, Any]]:
         rows.append(
             {
                 "process": str(subject),
-                "minutes": kpi_figure(value, "business_minutes_lost"),
-                "minutes_change": kpi_figure(change, "business_minutes_lost", change=True),
+                "minutes": _figure(value, "business_minutes_lost"),
+                "minutes_change": _figure(change, "business_minutes_lost", change=True),
                 "value": money(risk, currency),
                 "raw_minutes": float(value),
                 "raw_value": risk,
@@ -225,7 +233,7 @@ def _workload(kpis: pd.DataFrame) -> list[dict[str, Any]]:
         {
             "group": str(row["subject"]),
             "open": f"{row['value']:,.0f}",
-            "open_change": kpi_figure(row["change"], "open", change=True),
+            "open_change": _figure(row["change"], "open", change=True),
             "opened": f"{float(opened.get(row['subject'], 0.0)):,.0f}",
         }
         for row in _rows(open_rows)
@@ -266,9 +274,9 @@ def _common_causes(causes: pd.DataFrame) -> list[dict[str, Any]]:
         {
             "provider": str(row["provider"]),
             "incidents": int(row["incidents"]),
-            "services": str(row["services"]),
+            "services": _listed(row["services"]),
             "start": f"{row['start']:%a %d %b %H:%M}",
-            "incident_ids": str(row["incident_ids"]),
+            "incident_ids": _listed(row["incident_ids"]),
         }
         for row in _rows(top)
     ]
@@ -282,7 +290,7 @@ def _group_outages(outages: pd.DataFrame) -> list[dict[str, Any]]:
             "minutes": f"{row['minutes']:,.0f}",
             "severity": f"{row['severity']:g}",
             "members_down": str(row["members_down"]),
-            "incident_ids": str(row["incident_ids"]),
+            "incident_ids": _listed(row["incident_ids"]),
         }
         for row in _rows(outages)
     ]
@@ -330,6 +338,7 @@ def _costliest(costliest: pd.DataFrame, currency: str) -> list[dict[str, Any]]:
 def _coverage(review: WeeklyReview) -> dict[str, Any]:
     coverage = review.coverage
     return {
+        "any": coverage.incidents > 0,
         "incidents": counted(coverage.incidents, "incident"),
         "share": f"{coverage.share:.1%}",
         "by_ci": f"{coverage.by_ci:,}",
@@ -337,6 +346,11 @@ def _coverage(review: WeeklyReview) -> dict[str, Any]:
         "unmapped": f"{coverage.unmapped:,}",
         "unknown_cis": [f"{ci} ({count:,})" for ci, count in coverage.unknown_cis],
     }
+
+
+def _listed(value: object) -> str:
+    """A comma-joined list (``a,b``) as the report shows it (``a, b``): wraps between ids."""
+    return ", ".join(part.strip() for part in str(value).split(","))
 
 
 def _rows(table: pd.DataFrame) -> list[dict[str, Any]]:

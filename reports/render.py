@@ -36,6 +36,7 @@ __all__ = [
 ]
 
 REPORT_FORMATS = ("html", "md", "csv", "json")
+_FORMULA_STARTS = frozenset("=+-@\t\r")
 JSON_SCHEMA = "impactlens.review/1"
 _FILE_NAMES = {"html": "report.html", "md": "report.md", "json": "review.json"}
 _WEEK_COLUMNS = (
@@ -201,8 +202,23 @@ def _csv(table: pd.DataFrame) -> str:
             frame[name] = values.dt.tz_convert("UTC").dt.strftime("%Y-%m-%dT%H:%M:%SZ")
         elif pd.api.types.is_bool_dtype(values):
             frame[name] = values.map({True: "true", False: "false"})
+        elif pd.api.types.is_string_dtype(values) or values.dtype == object:
+            frame[name] = values.map(spreadsheet_safe)
     text: str = frame.to_csv(index=False)
     return text
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """Text a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``, tab or CR
+    first), quoted with a leading apostrophe, as OWASP advises for CSV files that people
+    open: incident text is written by anyone who can raise a ticket.
+
+    >>> spreadsheet_safe("=SUM(A1)"), spreadsheet_safe("-> ok"), spreadsheet_safe(3)
+    ("'=SUM(A1)", "'-> ok", 3)
+    """
+    if isinstance(value, str) and value[:1] in _FORMULA_STARTS:
+        return "'" + value
+    return value
 
 
 def _joined(values: list[float]) -> str:

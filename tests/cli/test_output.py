@@ -23,7 +23,9 @@ FROM_CSV = (
 def terminal(monkeypatch):
     """The CLI's console as an 80-column terminal; what it printed."""
     screen = io.StringIO()
-    monkeypatch.setattr(out, "file", screen)
+    # rich's Console.file setter keeps the stream it replaced; set the private one so
+    # that undoing the patch gives later tests the console they had.
+    monkeypatch.setattr(out, "_file", screen)
     monkeypatch.setattr(out, "_width", 80)
     return screen
 
@@ -60,7 +62,9 @@ def test_tables_fit_80_columns_and_never_cut_keys(terminal, command, names):
 
 def test_csv_figures_as_a_tool_reads_them(monkeypatch):
     screen = io.StringIO()
-    monkeypatch.setattr(out, "file", screen)
+    # rich's Console.file setter keeps the stream it replaced; set the private one so
+    # that undoing the patch gives later tests the console they had.
+    monkeypatch.setattr(out, "_file", screen)
     frame = pd.DataFrame(
         {
             "key": ["a"],
@@ -81,7 +85,9 @@ def test_csv_figures_as_a_tool_reads_them(monkeypatch):
 
 def test_money_in_a_table_has_two_decimals_and_the_currency(monkeypatch):
     screen = io.StringIO()
-    monkeypatch.setattr(out, "file", screen)
+    # rich's Console.file setter keeps the stream it replaced; set the private one so
+    # that undoing the patch gives later tests the console they had.
+    monkeypatch.setattr(out, "_file", screen)
     frame = pd.DataFrame({"process": ["Sales"], "value_saved": [4100.0], "minutes_saved": [41.4]})
     write_table(frame, format="table", title="t", currency="EUR")
     assert "EUR 4,100.00" in screen.getvalue()
