@@ -53,6 +53,7 @@ def archive_report(
     target = Path(root) / review.window.week
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    staging.chmod(target.parent.stat().st_mode & 0o777)  # mkdtemp's 0700 would hide it
     try:
         for fmt, files in editions.items():
             folder = staging / _CSV_FOLDER if fmt == "csv" else staging

@@ -46,6 +46,8 @@ def test_archiving_writes_every_edition_into_the_periods_folder(tmp_path, weekly
     assert (folder / "report.md").read_text(encoding="utf-8") == weekly_md
     assert archived.html == folder / "report.html" and archived.markdown == folder / "report.md"
     assert [p.name for p in tmp_path.iterdir()] == [WEEK]  # no staging folder left
+    # The folder is as readable as the archive it is in (not mkdtemp's private 0700).
+    assert folder.stat().st_mode & 0o777 == tmp_path.stat().st_mode & 0o777
 
 
 def test_archiving_a_period_again_replaces_its_folder_whole(tmp_path, weekly):
