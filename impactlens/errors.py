@@ -234,3 +234,17 @@ class DeliveryError(ImpactlensError):
 class DeliveryUnreachableError(DeliveryError):
     """The mail server could not be reached at all: nothing was sent, so trying again later
     is safe (the Prefect flow retries delivery on this error only)."""
+
+
+class WebhookAuthError(ImpactlensError):
+    """A webhook whose signature is missing, wrong or stale: it was not sent by the system
+    it claims to come from (or is a replay). The message never shows a secret."""
+
+
+class InvalidPayloadError(ImpactlensError):
+    """A webhook or API payload that is not the shape its sender documents (not an event,
+    no incident in it). The message names the place in the payload and what was expected."""
+
+
+class UnknownApiKeyError(ImpactlensError):
+    """An API key name (or id) that no stored key has."""

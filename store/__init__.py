@@ -4,7 +4,9 @@ Every surface uses one `Store`: ``Store.open(url)`` (the URL from
 `impactlens.settings.get_settings`) checks the schema once, creating it in an empty
 database; then ``save_batch`` stores ingest batches and ``load_week``, ``get_incident``,
 ``load_incidents``, ``sources``, ``ingest_runs`` and ``quarantine`` read them back;
-``get_watermark``/``set_watermark`` keep how far an incremental pull has read.
+``get_watermark``/``set_watermark`` keep how far an incremental pull has read;
+``create_api_key``, ``api_keys``, ``revoke_api_key`` and ``authenticate`` keep the HTTP
+service's keys (hashed); ``revision`` changes with every ingest.
 ``upgrade_database`` (``impactlens db upgrade``) migrates an existing database.
 """
 
@@ -18,10 +20,13 @@ from impactlens.store.database import (
 )
 from impactlens.store.errors import DatabaseNotAtHeadError, InvalidBatchError, StoreError
 from impactlens.store.incidents import IngestSummary
+from impactlens.store.keys import SCOPES, ApiKey
 from impactlens.store.store import Store, StoredIncident, StoredIncidents
 from impactlens.store.watermarks import Watermark
 
 __all__ = [
+    "SCOPES",
+    "ApiKey",
     "DatabaseNotAtHeadError",
     "IngestSummary",
     "InvalidBatchError",

@@ -54,6 +54,7 @@ __all__ = [
     "read_incident_history",
     "read_incidents",
     "read_quarantine",
+    "read_revision",
     "read_runs",
     "read_sources",
 ]
@@ -209,6 +210,12 @@ def read_runs(connection: Connection, *, source: str | None = None) -> pd.DataFr
     if source is not None:
         statement = statement.where(_lists_source(source))
     return _frame(connection.execute(statement.order_by(ingest_runs.c.id)).all(), RUN_DTYPES)
+
+
+def read_revision(connection: Connection) -> int:
+    """The newest ingest run's id; 0 when there is none."""
+    newest = connection.execute(select(func.max(ingest_runs.c.id))).scalar_one()
+    return 0 if newest is None else int(newest)
 
 
 def read_quarantine(

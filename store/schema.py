@@ -35,6 +35,7 @@ __all__ = [
     "STORED_HISTORY_DTYPES",
     "TEXT",
     "TIMESTAMP",
+    "api_keys",
     "assignment_history",
     "incidents",
     "ingest_runs",
@@ -224,4 +225,18 @@ watermarks = Table(
     Column("value", String, nullable=False),
     Column("updated_at", UtcTimestamp(), nullable=False),
     PrimaryKeyConstraint("source", "name"),
+)
+
+# API keys of the HTTP service (migration 0004): only a SHA-256 of each key is stored,
+# with the first characters of the key (``prefix``) to tell keys apart in a listing.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String, nullable=False, unique=True),
+    Column("scope", String, nullable=False),
+    Column("prefix", String, nullable=False),
+    Column("key_hash", String, nullable=False, unique=True),
+    Column("created_at", UtcTimestamp(), nullable=False),
+    Column("revoked_at", UtcTimestamp()),
 )

@@ -26,6 +26,7 @@ from impactlens.ingest.batch import IngestBatch
 from impactlens.store.database import connect, create_engine_for, describe_database, open_schema
 from impactlens.store.errors import StoreError
 from impactlens.store.incidents import IngestSummary, Progress, prepare_batch, write_batch
+from impactlens.store.keys import ApiKey, find_key, insert_key, read_keys, revoke_key
 from impactlens.store.queries import (
     Moment,
     Selection,
@@ -35,13 +36,14 @@ from impactlens.store.queries import (
     read_incident_history,
     read_incidents,
     read_quarantine,
+    read_revision,
     read_runs,
     read_sources,
 )
 from impactlens.store.watermarks import Watermark, read_watermark, write_watermark
 from sqlalchemy.engine import Connection, Engine
 
-__all__ = ["Store", "StoredIncident", "StoredIncidents"]
+__all__ = ["ApiKey", "Store", "StoredIncident", "StoredIncidents"]
 
 
 def _now() -> datetime:
@@ -315,6 +317,50 @@ class Store:
         """
         with self._connect() as connection:
             return read_quarantine(connection, run_id=run_id, source=source, since=since)
+
+    def revision(self) -> int:
+        """A number that changes whenever stored incidents may have: the newest ingest
+        run's id (0 for an empty store). Caches of reviews key on it."""
+        with self._connect() as connection:
+            return read_revision(connection)
+
+    def create_api_key(self, name: str, scope: str) -> tuple[ApiKey, str]:
+        """A new API key named `name` with `scope` (read, ingest or admin): the stored key
+        and the key itself, which is shown this once and never stored.
+
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     with Store.open(f"sqlite:///{Path(folder) / 'store.db'}") as store:
+        ...         stored, key = store.create_api_key("servicenow", "ingest")
+        ...         found = store.authenticate(key)
+        ...         revoked = store.revoke_api_key("servicenow")
+        ...         print(found.name, found.scope, key.startswith(stored.prefix),
+        ...               store.authenticate(key))
+        servicenow ingest True None
+
+        Raises
+        ------
+        InvalidSettingsError
+            The scope is not one, the name is not usable or taken (even by a revoked key).
+        """
+        with self._connect(write=True) as connection:
+            return insert_key(connection, name=name, scope=scope, at=_now())
+
+    def api_keys(self, *, revoked: bool = False) -> list[ApiKey]:
+        """The API keys, oldest first (revoked ones too when `revoked`); never the keys."""
+        with self._connect() as connection:
+            return read_keys(connection, revoked=revoked)
+
+    def revoke_api_key(self, name: str) -> ApiKey:
+        """Revoke the API key named `name`; `UnknownApiKeyError` when none is."""
+        with self._connect(write=True) as connection:
+            return revoke_key(connection, name, at=_now())
+
+    def authenticate(self, key: str) -> ApiKey | None:
+        """The live API key `key` is, or None when it is unknown or revoked."""
+        with self._connect() as connection:
+            return find_key(connection, key)
 
     def _connect(
         self, *, write: bool = False, snapshot: bool = False
