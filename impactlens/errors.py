@@ -17,6 +17,7 @@ __all__ = [
     "ImpactlensError",
     "InputFileError",
     "InvalidIncidentsError",
+    "InvalidPayloadError",
     "InvalidSettingsError",
     "InvalidTimezoneError",
     "InvalidWeekError",
@@ -25,8 +26,10 @@ __all__ = [
     "MappingValidationError",
     "MissingColumnsError",
     "SourceError",
+    "UnknownApiKeyError",
     "UnknownProcessError",
     "UnknownServiceError",
+    "WebhookAuthError",
     "excerpt",
 ]
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 from impactlens.engine.resolution import resolve_services
 from impactlens.engine.tiers import DEFAULT_TIER_PATTERNS, TierPattern, support_tiers
+from impactlens.ingest.batch import IngestBatch
 from impactlens.ingest.formats import ReadBatch, read_batch
 from impactlens.ingest.plausibility import reject_implausible
 from impactlens.service_map.model import ServiceMap
@@ -29,10 +30,21 @@ from impactlens.store import Store, Watermark
 
 from impactlens.moments import utc_moment
 
-__all__ = ["IngestReport", "ingest", "ingest_batch", "read_export"]
+__all__ = [
+    "EVENTS_FORMAT",
+    "RECORDS_FORMAT",
+    "IngestReport",
+    "ingest",
+    "ingest_batch",
+    "ingest_events",
+    "ingest_records",
+    "read_export",
+]
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
+RECORDS_FORMAT = "records"  # how an ingest run of `ingest_records` names its format
+EVENTS_FORMAT = "webhook"  # and one of `ingest_events`
 
 
 @dataclass(frozen=True)
@@ -48,7 +60,8 @@ class IngestReport:
     ``unplaced_groups``: the groups no rule placed that handled the most incidents, with
     that count. ``mapped``: incidents that map resolves to a service (None without a
     map). ``notes``: what the reader should know. ``blank_rows``: wholly blank rows of
-    the file skipped (never quarantined).
+    the file skipped (never quarantined). ``rejected``: every row of the batch that was
+    not stored (``line``, ``problem``, ``reason``), new to the quarantine or not.
     """
 
     run_id: int
@@ -69,6 +82,9 @@ class IngestReport:
     already_quarantined: int = 0
     tier_groups: Mapping[str, tuple[int, int]] = field(default_factory=dict)
     unplaced_groups: tuple[tuple[str, int], ...] = ()
+    rejected: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame({"line": [], "problem": [], "reason": []})
+    )
 
 
 def read_export(
@@ -145,6 +161,87 @@ def ingest(
     )
 
 
+def ingest_records(
+    records: Sequence[Mapping[str, object]],
+    store: Store,
+    *,
+    source: str,
+    history: Sequence[Mapping[str, object]] = (),
+    received_from: str = "records",
+    now: pd.Timestamp | None = None,
+    service_map: ServiceMap | None = None,
+    tier_patterns: Sequence[TierPattern] = DEFAULT_TIER_PATTERNS,
+) -> IngestReport:
+    """Store canonical incident records (the canonical CSV's columns, as JSON values) and
+    their assignment history (``incident_id, at, assignment_group``), as `ingest` stores a
+    file: one transaction, newest ``updated_at`` wins, bad records quarantined.
+
+    A rejected record's ``line`` is its index in `records` (0-based), so a caller can say
+    which one; `received_from` names the run's origin (``POST /v1/incidents``).
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     with Store.open(f"sqlite:///{Path(folder) / 'store.db'}") as store:
+    ...         report = ingest_records([
+    ...             {"incident_id": "INC1", "opened_at": "2026-11-02T09:00:00Z", "priority": 2},
+    ...             {"incident_id": "INC2", "opened_at": "2026-11-02T09:00:00Z", "priority": 9},
+    ...         ], store, source="itsm", now=pd.Timestamp("2026-11-03", tz="UTC"))
+    >>> report.new, report.quarantined
+    (1, 1)
+    """
+    from impactlens.ingest.canonical import canonical_batch
+
+    moment = utc_moment(now) if now is not None else pd.Timestamp.now(tz="UTC")
+    raw = pd.DataFrame.from_records(list(records))
+    raw.index = pd.RangeIndex(len(raw), name="line")
+    for name in ("incident_id", "opened_at", "priority"):
+        if name not in raw.columns:  # canonical_batch names the missing column
+            raw[name] = None
+    steps = pd.DataFrame.from_records(list(history)) if history else None
+    batch = canonical_batch(raw, source=source, history=steps)
+    read = ReadBatch(reject_implausible(batch, now=moment), len(raw))
+    return ingest_batch(
+        read,
+        store,
+        source_file=received_from,
+        format=RECORDS_FORMAT,
+        service_map=service_map,
+        tier_patterns=tier_patterns,
+    )
+
+
+def ingest_events(
+    batch: IngestBatch,
+    store: Store,
+    *,
+    received_from: str,
+    records: int,
+    service_map: ServiceMap | None = None,
+    tier_patterns: Sequence[TierPattern] = DEFAULT_TIER_PATTERNS,
+) -> IngestReport:
+    """Store incidents as an ITSM tool's change events (webhooks) describe them: as
+    `ingest_batch` stores a batch, after `ingest.webhooks.continue_stored` has continued
+    each stored incident's history with its event. `records` is how many the payload held.
+
+    The stored incidents are read just before the batch is written, not in its
+    transaction: two events of one incident at the same moment may each continue the
+    history as it was before the other (the newer ``updated_at`` still wins the row).
+    """
+    from impactlens.ingest.webhooks import continue_stored
+
+    keys = set(zip(batch.incidents["source"], batch.incidents["incident_id"], strict=True))
+    stored = {key: found for key in keys if (found := store.get_incident(*key)) is not None}
+    return ingest_batch(
+        ReadBatch(continue_stored(batch, stored), records),
+        store,
+        source_file=received_from,
+        format=EVENTS_FORMAT,
+        service_map=service_map,
+        tier_patterns=tier_patterns,
+    )
+
+
 def ingest_batch(
     read: ReadBatch,
     store: Store,
@@ -209,4 +306,5 @@ def ingest_batch(
         already_quarantined=summary.already_quarantined,
         tier_groups=tiers.group_rule_counts(),
         unplaced_groups=tuple(tiers.unplaced_groups()),
+        rejected=batch.rejected[["line", "problem", "reason"]].reset_index(drop=True),
     )
