@@ -49,12 +49,9 @@ def resolve_services(incidents: pd.DataFrame, service_map: ServiceMap) -> pd.Dat
     # (`unmapped` when none) and in `_HOW`. Text is made once, at the end, by Arrow
     # ``take`` from the few distinct values: a million-element object array of Python
     # strings would cost more than all the rest.
-    service_ids = [service.id for service in service_map.services]
+    service_ids = service_map.service_ids
     unmapped = len(service_ids)
-    position = {service_id: index for index, service_id in enumerate(service_ids)}
-    service_of_name = {
-        name: position[service_id] for name, service_id in names_to_services(service_map).items()
-    }
+    service_of_name = service_map.service_positions
     # Factorize the raw CI first and normalise only its distinct values: ~10,000
     # strips and lowercases instead of 1,000,000.
     codes, uniques = pd.factorize(incidents["ci"], use_na_sentinel=True)
@@ -74,7 +71,12 @@ def resolve_services(incidents: pd.DataFrame, service_map: ServiceMap) -> pd.Dat
 
     # A shallow copy: the caller's frame is not touched, and its columns are not copied.
     result = incidents.copy(deep=False)
-    result["service_id"] = pd.array([*service_ids, None], dtype="string").take(row)
+    # Text for the services placed only (a handful for one incident, of thousands).
+    placed = np.flatnonzero(np.bincount(row, minlength=unmapped + 1))
+    renumber = np.zeros(unmapped + 1, dtype=np.int64)
+    renumber[placed] = np.arange(len(placed))
+    placed_ids = [service_ids[index] if index < unmapped else None for index in placed.tolist()]
+    result["service_id"] = pd.array(placed_ids, dtype="string").take(renumber[row])
     result["mapped"] = row != unmapped
     result["mapped_by"] = pd.array(_HOW, dtype="string").take(how)
     return result
@@ -89,17 +91,14 @@ def service_named(service_map: ServiceMap, name: str) -> str | None:
     >>> service_named(m, " payapi01 "), service_named(m, "nope")
     ('pay-api', None)
     """
-    return names_to_services(service_map).get(name.strip().lower())
+    index = service_map.service_positions.get(name.strip().lower())
+    return None if index is None else service_map.services[index].id
 
 
 def names_to_services(service_map: ServiceMap) -> dict[str, str]:
     """Every id and alias of the map's services (lowercased, stripped) -> the service id."""
-    names: dict[str, str] = {}
-    for service in service_map.services:
-        names[service.id.lower()] = service.id
-        for alias in service.aliases:
-            names[alias.strip().lower()] = service.id
-    return names
+    services = service_map.services
+    return {name: services[index].id for name, index in service_map.service_positions.items()}
 
 
 def _normalised(values: pd.Series) -> pd.Series:

@@ -250,13 +250,14 @@ def _group_tiers(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per distinct group name (and a last entry for none): the tier rank the map or the
     patterns give it (0: none) and that rule (``_FALLBACK``: none)."""
-    named = _tiers_from_map(service_map)
+    named = service_map.support_groups if service_map else {}
     by_name = group_name_tiers(pd.Series(names, dtype="string"), patterns)
     group_rank = np.zeros(len(names) + 1, dtype=np.int64)
     group_rule = np.full(len(names) + 1, _FALLBACK, dtype=np.int64)
     for index, name in enumerate(names):
-        if str(name).lower() in named:
-            group_rank[index], group_rule[index] = named[str(name).lower()], _MAP
+        tiers = named.get(str(name).lower())
+        if tiers:  # the highest rank any service of the map gives the group
+            group_rank[index], group_rule[index] = max(TIER_RANK[t] for t in tiers), _MAP
         elif by_name[index]:
             group_rank[index], group_rule[index] = by_name[index], _NAME
     return group_rank, group_rule
@@ -292,16 +293,6 @@ def _group_table(
         }
     )
     return table.sort_values(["incidents", "group"], ascending=[False, True], ignore_index=True)
-
-
-def _tiers_from_map(service_map: ServiceMap | None) -> dict[str, int]:
-    """Group name (lowercased) -> the highest rank any service of the map gives it."""
-    named: dict[str, int] = {}
-    for service in service_map.services if service_map else ():
-        for group, tier in service.support_tiers.items():
-            key = group.strip().lower()
-            named[key] = max(named.get(key, 0), TIER_RANK[tier])
-    return named
 
 
 def _distinct_groups(owner: np.ndarray, groups: np.ndarray, count: int) -> np.ndarray:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 from typing import Literal
 
@@ -100,16 +101,53 @@ class ServiceMap:
     dependencies: tuple[Dependency, ...] = ()
     supports: tuple[Support, ...] = ()
 
+    # Lookups derived from the map, made once per map (a frozen dataclass still has a
+    # __dict__ for `cached_property`): scoring one incident must not walk every service.
+
+    @cached_property
+    def service_positions(self) -> Mapping[str, int]:
+        """Every id and alias of the services (stripped, lowercased; validation keeps
+        them unique) -> the service's position in `services`."""
+        positions: dict[str, int] = {}
+        for index, service in enumerate(self.services):
+            positions[service.id.lower()] = index
+            for alias in service.aliases:
+                positions[alias.strip().lower()] = index
+        return MappingProxyType(positions)
+
+    @cached_property
+    def support_groups(self) -> Mapping[str, frozenset[str]]:
+        """Each support group the services name (stripped, lowercased) -> the tiers they
+        give it."""
+        groups: dict[str, set[str]] = {}
+        for service in self.services:
+            for group, tier in service.support_tiers.items():
+                groups.setdefault(group.strip().lower(), set()).add(tier)
+        return MappingProxyType({group: frozenset(tiers) for group, tiers in groups.items()})
+
+    @cached_property
+    def service_ids(self) -> tuple[str, ...]:
+        """The ids of `services`, in their order."""
+        return tuple(service.id for service in self.services)
+
+    @cached_property
+    def _processes_by_id(self) -> Mapping[str, BusinessProcess]:
+        return MappingProxyType({process.id: process for process in self.processes})
+
+    @cached_property
+    def _services_by_id(self) -> Mapping[str, Service]:
+        return MappingProxyType({service.id: service for service in self.services})
+
     def process(self, process_id: str) -> BusinessProcess:
         """The process with this id (`UnknownProcessError` if none)."""
-        for process in self.processes:
-            if process.id == process_id:
-                return process
-        raise UnknownProcessError(process_id, known=[process.id for process in self.processes])
+        found = self._processes_by_id.get(process_id)
+        if found is None:
+            raise UnknownProcessError(process_id, known=[process.id for process in self.processes])
+        return found
 
     def service(self, service_id: str) -> Service:
         """The service or redundancy group with this id (`UnknownServiceError` if none)."""
-        for service in self.services:
-            if service.id == service_id:
-                return service
-        raise UnknownServiceError(service_id, known=[service.id for service in self.services])
+        found = self._services_by_id.get(service_id)
+        if found is None:
+            raise UnknownServiceError(service_id, known=list(self.service_ids))
+        return found
