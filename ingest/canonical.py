@@ -225,11 +225,16 @@ def _as_text(rows: pd.DataFrame) -> pd.DataFrame:
             values.dtype
         ):
             text[column] = values.dt.strftime("%Y-%m-%dT%H:%M:%SZ").astype("string")
-        elif pd.api.types.is_float_dtype(values.dtype) and (values.dropna() % 1 == 0).all():
+        elif pd.api.types.is_float_dtype(values.dtype) and _whole(values.dropna()):
             text[column] = values.astype("Int64").astype("string")
         else:
             text[column] = values.astype("string")
     return pd.DataFrame(text, index=rows.index)
+
+
+def _whole(values: pd.Series) -> bool:
+    """Whole numbers a float column holds exactly (up to 2**53): written as integers."""
+    return bool(((values % 1 == 0) & (values.abs() <= 2**53)).all())
 
 
 def _text(values: pd.Series) -> pd.Series:

@@ -193,12 +193,12 @@ def ingest_records(
     from impactlens.ingest.canonical import canonical_batch
 
     moment = utc_moment(now) if now is not None else pd.Timestamp.now(tz="UTC")
-    raw = pd.DataFrame.from_records(list(records))
+    raw = pd.DataFrame(list(records))  # from_records([{}]) would have no row at all
     raw.index = pd.RangeIndex(len(raw), name="line")
     for name in ("incident_id", "opened_at", "priority"):
         if name not in raw.columns:  # canonical_batch names the missing column
             raw[name] = None
-    steps = pd.DataFrame.from_records(list(history)) if history else None
+    steps = pd.DataFrame(list(history)) if history else None
     batch = canonical_batch(raw, source=source, history=steps)
     read = ReadBatch(reject_implausible(batch, now=moment), len(raw))
     return ingest_batch(

@@ -20,6 +20,7 @@ from yaml.composer import ComposerError
 from yaml.constructor import ConstructorError
 from yaml.events import NodeEvent
 from yaml.nodes import MappingNode, Node, SequenceNode
+from yaml.reader import ReaderError
 
 from impactlens.errors import (
     FileValidationError,
@@ -280,8 +281,9 @@ def parse_yaml(
     impactlens.errors.InputFileError: map bomb.yaml: line 5, column 36: too many YAML aliases (possible billion laughs): they expand to more than 100,000 nodes
     """
     where = f"{what} {source}" if source else what
-    loader = _BoundedLoader(text)
+    loader: _BoundedLoader | None = None
     try:
+        loader = _BoundedLoader(text)  # refuses control characters (a ReaderError) at once
         return loader.get_single_data()
     except _YamlRefused as refused:
         raise InputFileError(f"{where}: {_place(refused.mark)}{refused}") from None
@@ -289,6 +291,12 @@ def parse_yaml(
         raise InputFileError(
             f"{where}: the YAML is nested too deeply to read (hundreds of levels)"
         ) from None
+    except ReaderError as error:  # a control character, before any parsing
+        at = error.position
+        place = f"line {text.count(chr(10), 0, at) + 1}, column {at - text.rfind(chr(10), 0, at)}"
+        character = error.character if isinstance(error.character, str) else chr(error.character)
+        message = f"not valid YAML: {error.reason} (character U+{ord(character):04X})"
+        raise invalid([MapIssue(place, message)], source=source) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         place = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
@@ -301,7 +309,8 @@ def parse_yaml(
         message = f"not valid YAML: {excerpt(problem, 200, quote=False)}"
         raise invalid([MapIssue(place, message)], source=source) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def _place(mark: _Mark | None) -> str:

@@ -110,6 +110,15 @@ def test_syntax_errors_are_the_callers_validation_error_with_a_place():
     assert issue.message.startswith("not valid YAML: expected ',' or ']'")
 
 
+def test_a_control_character_is_a_validation_error_with_its_place():
+    """PyYAML refuses it while it opens the text, before any parsing."""
+    with pytest.raises(MapValidationError) as caught:
+        parse_yaml("a: 1\nb: \x1f\n", what="service map", invalid=MapValidationError)
+    (issue,) = caught.value.issues
+    assert issue.place == "line 2, column 4"
+    assert issue.message == "not valid YAML: special characters are not allowed (character U+001F)"
+
+
 def test_a_duplicate_anchor_names_both_lines():
     with pytest.raises(FileValidationError) as caught:
         parse_yaml("a: &x 1\nb: &x 2\n", what="map")
