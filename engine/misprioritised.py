@@ -86,6 +86,7 @@ __all__ = [
     "SOFT_STEP",
     "WEAK_STEP",
     "misprioritised",
+    "suggested_priorities",
 ]
 
 MISPRIORITISED_COLUMNS = (
@@ -126,6 +127,42 @@ _NONE = -1
 _HOUR = 60 * MINUTE
 _DAY = 24 * _HOUR
 _MIN_RATE_DAYS = 7  # a process's hourly rates are taken over a week at least
+
+
+def suggested_priorities(
+    incidents: pd.DataFrame, model: ImpactModel, *, pairs: pd.DataFrame
+) -> pd.Series:
+    """The priority each incident's business impact suggests (the module's rule, every
+    pair counted, no evidence needed); missing where the map places it nowhere that
+    reaches a process.
+
+    `pairs` are `engine.impact.process_impacts` of `incidents`, with ``row`` (the positions
+    in `incidents`, as `engine.facts.IncidentFacts.pairs` has them) or looked up by id.
+
+    >>> from impactlens.engine.impact import build_impact_model, process_impacts
+    >>> from impactlens.service_map.build import build_service_map
+    >>> model = build_impact_model(build_service_map({"version": 1,
+    ...     "business_processes": [{"id": "sales", "criticality": 1}],
+    ...     "services": [{"id": "web"}, {"id": "batch"}],
+    ...     "supports": [{"service": "web", "process": "sales"}]}))
+    >>> incidents = pd.DataFrame({"source": "t", "incident_id": ["A", "B"],
+    ...     "opened_at": pd.Timestamp("2026-11-02 10:00", tz="UTC"),
+    ...     "resolved_at": pd.Timestamp("2026-11-02 11:00", tz="UTC"),
+    ...     "priority": [4, 1], "ci": None, "service_id": ["web", "batch"]})
+    >>> pairs = process_impacts(incidents, model, as_of=pd.Timestamp("2026-11-03", tz="UTC"))
+    >>> suggested_priorities(incidents, model, pairs=pairs).tolist()
+    [1, <NA>]
+    """
+    nodes = _node_rows(incidents["service_id"], model.exposure)
+    pair_incident = _pair_rows(pairs, incidents, where="suggested_priorities pairs")
+    exposure, minutes, column = _pair_arrays(pairs, pair_incident, nodes, model)
+    judge = np.ones(len(incidents), dtype=bool)
+    deciding, suggested = _deciding_pairs(
+        column, pair_incident, exposure, minutes, nodes, judge, model, hit_only=False
+    )
+    values = pd.array(suggested, dtype="Int64")
+    values[deciding == _NONE] = pd.NA
+    return pd.Series(values, index=incidents.index, name="suggested_priority")
 
 
 def misprioritised(
@@ -234,15 +271,8 @@ def misprioritised(
         if pair_incident.size != len(pairs):  # not the layout it documents: look ids up
             pair_incident = _given_pair_rows(pairs["incident_id"], incidents["incident_id"])
     else:
-        require_columns(pairs, PAIR_COLUMNS, where="misprioritised pairs")
-        if "row" in pairs.columns:  # positions in `incidents` (ids may repeat across sources)
-            pair_incident = pairs["row"].to_numpy(dtype=np.int64)
-        else:
-            pair_incident = _given_pair_rows(pairs["incident_id"], incidents["incident_id"])
-
-    exposure = pairs["exposure"].to_numpy(dtype=np.float64)
-    minutes = np.nan_to_num(pairs["business_minutes"].to_numpy(dtype=np.float64), nan=0.0)
-    column = _process_columns(pairs["process_id"], pair_incident, exposure, nodes, model)
+        pair_incident = _pair_rows(pairs, incidents, where="misprioritised pairs")
+    exposure, minutes, column = _pair_arrays(pairs, pair_incident, nodes, model)
     deciding, suggested = _deciding_pairs(
         column, pair_incident, exposure, minutes, nodes, judge, model, hit_only=require_evidence
     )
@@ -357,6 +387,26 @@ def _computed_pair_rows(nodes: np.ndarray, model: ImpactModel) -> np.ndarray:
     safe = np.where(mapped, nodes, 0)
     per_incident = np.where(mapped, model.pair_start[safe + 1] - model.pair_start[safe], 0)
     return np.repeat(np.arange(nodes.size), per_incident)
+
+
+def _pair_rows(pairs: pd.DataFrame, incidents: pd.DataFrame, *, where: str) -> np.ndarray:
+    """Each given pair's position in `incidents`: its ``row`` where it has one (ids may
+    repeat across sources), else looked up by incident id."""
+    require_columns(pairs, PAIR_COLUMNS, where=where)
+    if "row" in pairs.columns:
+        rows: np.ndarray = pairs["row"].to_numpy(dtype=np.int64)
+        return rows
+    return _given_pair_rows(pairs["incident_id"], incidents["incident_id"])
+
+
+def _pair_arrays(
+    pairs: pd.DataFrame, pair_incident: np.ndarray, nodes: np.ndarray, model: ImpactModel
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pairs' exposure, business minutes (missing: 0) and process columns."""
+    exposure = pairs["exposure"].to_numpy(dtype=np.float64)
+    minutes = np.nan_to_num(pairs["business_minutes"].to_numpy(dtype=np.float64), nan=0.0)
+    column = _process_columns(pairs["process_id"], pair_incident, exposure, nodes, model)
+    return exposure, minutes, column
 
 
 def _given_pair_rows(pair_ids: pd.Series, incident_ids: pd.Series) -> np.ndarray:

@@ -12,7 +12,6 @@ escaped and cut, so hostile text cannot break the layout.
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 import pandas as pd
@@ -25,6 +24,7 @@ from impactlens.reports.context import report_context
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from impactlens.errors import InvalidSettingsError
+from impactlens.jsonable import json_records, json_value
 
 __all__ = [
     "JSON_SCHEMA",
@@ -150,7 +150,7 @@ def review_document(review: WeeklyReview) -> dict[str, Any]:
     for name, table in report_tables(review).items():
         if name == "kpis":
             table = review.kpis
-        document[name] = _records(table)
+        document[name] = json_records(table)
     return document
 
 
@@ -225,27 +225,6 @@ def _joined(values: list[float]) -> str:
     return "|".join(f"{value:g}" for value in values)
 
 
-def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
-    return [
-        {str(name): _json_value(value) for name, value in row.items()}
-        for row in table.to_dict("records")
-    ]
-
-
-def _json_value(value: Any) -> Any:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-        return None
-    if isinstance(value, list | tuple):
-        return [_json_value(item) for item in value]
-    if hasattr(value, "item"):
-        return _json_value(value.item())
-    return value
-
-
 def _plain(value: Any) -> Any:
     """Dataclasses and mappings as plain JSON values (the settings a review was made with)."""
     import dataclasses
@@ -256,4 +235,4 @@ def _plain(value: Any) -> Any:
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(item) for item in value]
-    return _json_value(value)
+    return json_value(value)
