@@ -195,6 +195,27 @@ class Settings(BaseSettings):
         default=(),
         description="Recipients of the report mail (a list; JSON in the environment).",
     )
+    # The HTTP API (impactlens serve).
+    api_max_body_bytes: int = Field(
+        default=32 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body the API reads (a larger one is refused with 413).",
+    )
+    pagerduty_webhook_secrets: tuple[SecretStr, ...] = Field(
+        default=(),
+        description="Secrets of the PagerDuty v3 webhook subscriptions whose signatures "
+        "POST /v1/webhooks/pagerduty accepts (a list: two during a rotation); none: refused.",
+    )
+    jira_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="Secret of the Jira webhook whose signature POST /v1/webhooks/jira "
+        "accepts; none: refused.",
+    )
+    session_secret: SecretStr | None = Field(
+        default=None,
+        description="Key that signs the dashboard's session cookies (every worker and "
+        "restart must share it); none: one is made and kept in <data_dir>/session-secret.",
+    )
     # The report archive and the flows' schedules (flows.schedule).
     reports_dir: Path | None = Field(
         default=None,

@@ -221,7 +221,7 @@ def continue_stored(batch: IngestBatch, stored: Mapping[tuple[str, str], Any]) -
                 and pd.notna(before[moment])
                 and event["state"] == before["state"]
             ):
-                incidents.iloc[position, incidents.columns.get_loc(moment)] = before[moment]
+                incidents.loc[incidents.index[position], moment] = before[moment]
         kept = found.history[list(HISTORY_COLUMNS)]
         at = event["updated_at"]
         if pd.notna(at):

@@ -9,11 +9,13 @@ from __future__ import annotations
 from impactlens.cli import flows as _flows  # noqa: F401
 from impactlens.cli import hotspots as _hotspots  # noqa: F401
 from impactlens.cli import ingest as _ingest  # noqa: F401  (registers the commands)
+from impactlens.cli import keys as _keys  # noqa: F401
 from impactlens.cli import kpis as _kpis  # noqa: F401
 from impactlens.cli import map as _map  # noqa: F401
 from impactlens.cli import misprioritised as _misprioritised  # noqa: F401
 from impactlens.cli import report as _report  # noqa: F401
 from impactlens.cli import score as _score  # noqa: F401
+from impactlens.cli import serve as _serve  # noqa: F401
 from impactlens.cli import store as _store  # noqa: F401
 from impactlens.cli import whatif as _whatif  # noqa: F401
 from impactlens.cli.app import app, err
