@@ -60,6 +60,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.scoring
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.weekly
+	$(BIN)/python -m bench.api
 
 clean:
 	rm -rf $(VENV) .impactlens .pytest_cache .hypothesis
