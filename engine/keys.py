@@ -26,6 +26,7 @@ __all__ = [
     "check_key_fields",
     "incident_positions",
     "joined_key",
+    "key_fields_from_text",
 ]
 
 # The fields a key can be made of, and the incident column each reads.
@@ -64,6 +65,17 @@ def check_key_fields(fields: Iterable[str], *, what: str) -> tuple[str, ...]:
             f"cannot {what} {', '.join(map(repr, unknown))}: choose from {', '.join(KEY_FIELDS)}"
         )
     return chosen
+
+
+def key_fields_from_text(text: str, *, what: str) -> tuple[str, ...]:
+    """Key fields written as the CLI, the settings and the API take them: comma-separated
+    names (``"category, assignment_group"``), checked by `check_key_fields`.
+
+    >>> key_fields_from_text(" category,assignment_group ,", what="group hotspots by")
+    ('category', 'assignment_group')
+    """
+    names = (name.strip() for name in text.split(","))
+    return check_key_fields((name for name in names if name), what=what)
 
 
 def joined_key(incidents: pd.DataFrame, fields: Sequence[str], *, where: str) -> pd.Series:

@@ -37,7 +37,7 @@ from pydantic_settings import (
 
 from impactlens.engine.facts import FactRules
 from impactlens.engine.hotspots import HotspotRules
-from impactlens.engine.keys import check_key_fields
+from impactlens.engine.keys import check_key_fields, key_fields_from_text
 from impactlens.engine.tiers import DEFAULT_TIER_PATTERNS, tier_patterns
 from impactlens.engine.weekly import ReviewSettings
 from impactlens.errors import ImpactlensError
@@ -306,9 +306,9 @@ class Settings(BaseSettings):
     @field_validator("group_by", mode="before")
     @classmethod
     def _key_fields(cls, value: Any) -> Any:
-        if isinstance(value, str):  # "category,assignment_group", as the CLI takes it
-            value = tuple(name.strip() for name in value.split(",") if name.strip())
         try:
+            if isinstance(value, str):  # "category,assignment_group", as the CLI takes it
+                return key_fields_from_text(value, what="group hotspots by")
             return check_key_fields(value, what="group hotspots by")
         except ImpactlensError as error:
             raise ValueError(str(error)) from None

@@ -16,11 +16,15 @@ from urllib.parse import quote, urlencode
 
 import pandas as pd
 from impactlens.api.dashboard.svg import bar_chart, handoff_graph
-from impactlens.api.routes.reviews import SORTS
 from impactlens.engine.hotspot_view import HotspotView
-from impactlens.engine.hotspots import DEFAULT_KEY_COLUMNS, hotspot_keys
+from impactlens.engine.hotspots import (
+    DEFAULT_KEY_COLUMNS,
+    SORT_ORDERS,
+    hotspot_keys,
+    sort_hotspots,
+)
 from impactlens.engine.impact import ImpactModel
-from impactlens.engine.keys import KEY_FIELDS, check_key_fields
+from impactlens.engine.keys import KEY_FIELDS, key_fields_from_text
 from impactlens.engine.weekly import WeeklyReview
 from impactlens.engine.weeks import parse_week, week_label
 from impactlens.reports.render import cut
@@ -43,15 +47,20 @@ __all__ = [
     "report_page",
 ]
 
-_SORT_COLUMNS = {"escalated": "escalated", "incidents": "incidents",
-                 "impact": "repeat_impact", "repeats": "repeats"}  # fmt: skip
 _BLUE, _LIGHT, _ORANGE = "#2f5d8c", "#b8c7d9", "#c2571a"
+SORTS = tuple(SORT_ORDERS)
 SORT_NAMES = {
     "rank": "rank (flagged first, then impact of escalated repeats)",
+    "impact": "business impact",
+    "repeat_impact": "impact of escalated repeats",
     "escalated": "escalated to L2/L3",
+    "reached_l3": "reached L3",
     "incidents": "incidents",
-    "impact": "impact of escalated repeats",
     "repeats": "repeats",
+    "ping_pong": "ping-pong handoffs",
+    "reopens": "reopens",
+    "escalation_rate": "escalation rate",
+    "ttr": "median time to resolve",
 }
 
 
@@ -76,8 +85,7 @@ def key_fields(group_by: str | None) -> tuple[str, ...] | None:
     """Hotspot key fields from their comma-separated names (None: the setting's)."""
     if group_by is None:
         return None
-    names = tuple(name.strip() for name in group_by.split(",") if name.strip())
-    return check_key_fields(names, what="group_by") if names else None
+    return key_fields_from_text(group_by, what="group_by") or None
 
 
 def environment() -> Environment:
@@ -148,10 +156,7 @@ def hotspots_page(
     table = review.hotspots
     if flagged and len(table):
         table = table[table["flag"] != ""]
-    if sort != "rank" and len(table):
-        table = table.sort_values(
-            [_SORT_COLUMNS[sort], "rank"], ascending=[False, True], kind="stable"
-        )
+    table = sort_hotspots(table, sort)
     carry = Carry(review.week, review.as_of, group_by)
     return {
         **_week_of(review, carry),

@@ -11,15 +11,14 @@ from impactlens.api.routes.common import AsOf, WeekQuery, as_of_moment
 from impactlens.api.schemas import HotspotDetail, Hotspots, Kpis
 from impactlens.api.security import ReadKey, State
 from impactlens.engine.hotspot_view import hotspot_view
-from impactlens.engine.keys import check_key_fields
+from impactlens.engine.hotspots import SORT_ORDERS, sort_hotspots
+from impactlens.engine.keys import key_fields_from_text
 from impactlens.reports import render, render_files
 
 from impactlens.jsonable import json_records
 
 router = APIRouter(prefix="/v1", tags=["weekly review"], responses=problems(401))
-SORTS = ("rank", "escalated", "incidents", "impact", "repeats")
-_SORT_COLUMNS = {"escalated": "escalated", "incidents": "incidents",
-                 "impact": "repeat_impact", "repeats": "repeats"}  # fmt: skip
+SORTS = tuple(SORT_ORDERS)
 _MEDIA_TYPES = {
     "html": "text/html; charset=utf-8",
     "md": "text/markdown; charset=utf-8",
@@ -49,11 +48,7 @@ def get_hotspots(
 ) -> Hotspots:
     """The week's escalation hotspots with their reasons and problem-record suggestions."""
     found = state.review(week=week, as_of=as_of_moment(as_of), group_by=_fields(group_by))
-    table = found.hotspots
-    if sort != "rank" and len(table):
-        table = table.sort_values(
-            [_SORT_COLUMNS[sort], "rank"], ascending=[False, True], kind="stable"
-        )
+    table = sort_hotspots(found.hotspots, sort)
     return Hotspots(
         week=found.week, as_of=found.as_of.isoformat(), map_version=found.map_version,
         hotspots=json_records(table.head(limit)), notes=list(found.notes),
@@ -130,10 +125,7 @@ def get_report(
 
 
 def _fields(group_by: str | None) -> tuple[str, ...] | None:
-    if group_by is None:
-        return None
-    names = tuple(name.strip() for name in group_by.split(",") if name.strip())
-    return check_key_fields(names, what="group_by")
+    return key_fields_from_text(group_by, what="group_by") if group_by is not None else None
 
 
 def _negotiate(accept: str) -> str:

@@ -91,6 +91,13 @@ def test_hotspots_by_default_review_the_last_full_week(shared: Shared) -> None:
     assert later.json()["week"] == WEEK
 
 
+def test_a_week_written_without_its_dash_is_answered_as_the_same_week(shared: Shared) -> None:
+    dashed = shared.read(f"/v1/hotspots?{Q}").json()
+    plain = shared.read(f"/v1/hotspots?week=2026W47&as_of={AS_OF_TEXT}").json()
+    assert plain == dashed
+    assert plain["week"] == "2026-W47"
+
+
 def test_hotspots_limit_keeps_the_top_ranks(shared: Shared) -> None:
     body = shared.read(f"/v1/hotspots?{Q}&limit=3").json()
     assert [row["rank"] for row in body["hotspots"]] == [1, 2, 3]
@@ -101,8 +108,10 @@ def test_hotspots_limit_keeps_the_top_ranks(shared: Shared) -> None:
     [
         ("escalated", "escalated"),
         ("incidents", "incidents"),
-        ("impact", "repeat_impact"),
+        ("impact", "impact_score"),
+        ("repeat_impact", "repeat_impact"),
         ("repeats", "repeats"),
+        ("reached_l3", "reached_l3"),
     ],
 )
 def test_hotspots_sorted(shared: Shared, sort: str, column: str) -> None:
