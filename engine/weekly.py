@@ -35,7 +35,9 @@ from impactlens.engine.weeks import (
     last_complete_month,
     last_complete_week,
     month_bounds,
+    parse_week,
     week_bounds,
+    week_label,
     week_of,
 )
 from impactlens.service_map.quality import quality_report
@@ -207,6 +209,8 @@ def review_window(period: str, settings: ReviewSettings, *, kind: str = "week") 
     >>> window = review_window("2026-W47", ReviewSettings())
     >>> window.start.isoformat(), window.since.isoformat()
     ('2026-11-16T00:00:00+00:00', '2026-09-07T00:00:00+00:00')
+    >>> review_window("2026W47", ReviewSettings()).week
+    '2026-W47'
     >>> month = review_window("2026-11", ReviewSettings(), kind="month")
     >>> month.start.isoformat(), month.trend_bounds[0].isoformat(), month.hotspot_rules.baseline_weeks
     ('2026-11-01T00:00:00+00:00', '2026-06-01T00:00:00+00:00', 6)
@@ -224,6 +228,7 @@ def review_window(period: str, settings: ReviewSettings, *, kind: str = "week") 
             period, settings.timezone, months_before=settings.monthly_trend - 1
         )
     elif kind == "week":
+        period = week_label(parse_week(period))  # 2026W47 is labelled 2026-W47
         hotspot_bounds = week_bounds(period, settings.timezone, weeks_before=rules.baseline_weeks)
         trend_bounds = week_bounds(period, settings.timezone, weeks_before=settings.trend_weeks - 1)
     else:

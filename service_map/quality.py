@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import networkx as nx
 from impactlens.service_map.model import ServiceMap
 
+from impactlens.text import counted, plural
+
 __all__ = ["QualityReport", "quality_report"]
 
 
@@ -33,14 +35,17 @@ class QualityReport:
             for cycle in self.cycles
         ]
         if self.services_serving_no_process:
+            count = len(self.services_serving_no_process)
             lines.append(
-                f"{len(self.services_serving_no_process)} services serve no business process: "
-                + ", ".join(self.services_serving_no_process)
+                f"{counted(count, 'service')} {plural(count, 'serves', 'serve')} no business "
+                "process: " + ", ".join(self.services_serving_no_process)
             )
         if self.processes_served_by_no_service:
+            count = len(self.processes_served_by_no_service)
             lines.append(
-                f"{len(self.processes_served_by_no_service)} business processes are served by "
-                "no service: " + ", ".join(self.processes_served_by_no_service)
+                f"{counted(count, 'business process', 'business processes')} "
+                f"{plural(count, 'is', 'are')} served by no service: "
+                + ", ".join(self.processes_served_by_no_service)
             )
         lines.extend(
             f"redundancy group {group} has a single member, so it gives no redundancy"

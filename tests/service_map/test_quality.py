@@ -45,8 +45,8 @@ def test_cycles_orphans_unserved_processes_and_one_member_groups():
     assert (report.services, report.redundancy_groups, report.processes) == (5, 1, 2)
     assert report.findings == [
         "dependency cycle (handled as one unit, but check it is real): api -> cache -> api",
-        "1 services serve no business process: batch",
-        "1 business processes are served by no service: hr",
+        "1 service serves no business process: batch",
+        "1 business process is served by no service: hr",
         "redundancy group db has a single member, so it gives no redundancy",
     ]
 
