@@ -55,12 +55,14 @@ lint: $(STAMP)
 	cd $(dir $(TYPECHECK)) && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml -p impactlens
 
 bench: $(STAMP)
+	rm -f .impactlens/bench/results.json
 	$(BIN)/python -m bench.exposure
 	$(BIN)/python -m bench.exposure --shape random
 	$(BIN)/python -m bench.scoring
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.weekly
 	$(BIN)/python -m bench.api
+	@echo "results: .impactlens/bench/results.json"
 
 clean:
 	rm -rf $(VENV) .impactlens .pytest_cache .hypothesis

@@ -44,8 +44,9 @@ import httpx
 import numpy as np
 import yaml
 
-from bench.common import mebibytes, print_table, seconds, target_line
+from bench.common import mebibytes, print_table, seconds
 from bench.mapgen import INCIDENTS_AS_OF, REPO_ROOT, generate_map_records, map_edge_count
+from bench.results import Result, count_label, report
 from bench.weekly import FULL, generate_weekly_batch
 
 FULL_INCIDENTS = 1_000_000
@@ -313,11 +314,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     print()
     read99, hot99 = _percentile(reads, 99) * 1000, _percentile(cached, 99) * 1000
-    where = f" ({args.incidents:,} stored)"
-    print(target_line("incident read p99" + where, read99, READ_P99_TARGET_MS,
-                      higher_is_better=False, unit=" ms"))  # fmt: skip
-    print(target_line("cached hotspots p99" + where, hot99, HOTSPOTS_P99_TARGET_MS,
-                      higher_is_better=False, unit=" ms"))  # fmt: skip
+    stored_label = count_label(args.incidents)
+    report([
+        Result(f"api incident p99 {stored_label}", read99, "ms", READ_P99_TARGET_MS),
+        Result(f"api cached hotspots p99 {stored_label}", hot99, "ms", HOTSPOTS_P99_TARGET_MS),
+    ])  # fmt: skip
     return 0
 
 

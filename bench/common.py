@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-__all__ = ["best_of", "mebibytes", "print_table", "seconds", "target_line"]
+__all__ = ["best_of", "mebibytes", "print_table", "seconds"]
 
 T = TypeVar("T")
 
@@ -44,16 +44,6 @@ def print_table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> None:
     print("  ".join("-" * width for width in widths))
     for row in table[1:]:
         print(line(row))
-
-
-def target_line(
-    name: str, value: float, goal: float, *, higher_is_better: bool, unit: str = "x"
-) -> str:
-    """``target exposure speed-up >= 100x: 273x PASS``."""
-    passed = value >= goal if higher_is_better else value <= goal
-    sign = ">=" if higher_is_better else "<="
-    shown = f"{value:.0f}" if value >= 100 else f"{value:.2f}"
-    return f"target {name} {sign} {goal:g}{unit}: {shown}{unit} {'PASS' if passed else 'FAIL'}"
 
 
 def seconds(value: float) -> str:

@@ -6,6 +6,7 @@ from impactlens.store.frames import conform
 from impactlens.store.schema import INCIDENT_DTYPES
 
 from bench.ingest import generate_batch, main, next_batch
+from tests.bench.conftest import recorded
 
 
 def test_the_generated_batch_is_canonical_and_the_next_one_overlaps_it():
@@ -20,9 +21,17 @@ def test_the_generated_batch_is_canonical_and_the_next_one_overlaps_it():
     assert later.incidents["incident_id"].isin(batch.incidents["incident_id"]).sum() == 100
 
 
-def test_the_benchmark_runs_end_to_end(capsys, tmp_path):
+def test_the_benchmark_runs_end_to_end(capsys, tmp_path, results_file):
     argv = ["--rows", "2000", "--repeats", "1", "--no-memory", "--no-postgres"]
     assert main([*argv, "--csv-dir", str(tmp_path)]) == 0
 
     printed = capsys.readouterr().out
-    assert "sqlite: first load" in printed and "target SQLite first load / read" in printed
+    assert (
+        "sqlite: first load" in printed and "target ingest sqlite first load 2k <= 8x" in printed
+    )
+    assert {name: entry["target"] for name, entry in recorded(results_file).items()} == {
+        "ingest sqlite first load 2k": 8.0,
+        "ingest sqlite unchanged 2k": 2.0,
+        "ingest sqlite 10% updated 2k": 3.0,
+        "store sqlite get_incident p99 2k": 50.0,
+    }

@@ -10,6 +10,7 @@ from impactlens.store.schema import HISTORY_DTYPES, INCIDENT_DTYPES
 
 from bench.mapgen import generate_map_records
 from bench.weekly import generate_weekly_batch, main
+from tests.bench.conftest import recorded
 
 
 def test_the_generated_incidents_resolve_on_the_map_and_get_their_tiers_from_it():
@@ -31,12 +32,14 @@ def test_the_generated_incidents_resolve_on_the_map_and_get_their_tiers_from_it(
     assert 0.9 < mapped < 0.99  # 5% name a CI the map does not know
 
 
-def test_the_benchmark_runs_end_to_end_and_its_cross_check_passes(capsys, tmp_path):
+def test_the_benchmark_runs_end_to_end_and_its_cross_check_passes(capsys, tmp_path, results_file):
     argv = ["--quick", "--repeats", "1", "--no-memory", "--cache-dir", str(tmp_path)]
     assert main(argv) == 0
 
     printed = capsys.readouterr().out
     assert "review_week" in printed and "full year" in printed
     assert printed.count("  ok: ") == 4
-    assert "target weekly job / read" in printed
+    ((name, result),) = recorded(results_file).items()
+    assert name.startswith("weekly job ") and result["unit"] == "x" and result["target"] == 1.0
+    assert f"target {name} <= 1x: " in printed
     assert len(list(tmp_path.glob("weekly-*"))) == 4  # two CSVs, two Parquet files
