@@ -26,9 +26,7 @@ def test_the_benchmark_runs_end_to_end(capsys, tmp_path, results_file):
     assert main([*argv, "--csv-dir", str(tmp_path)]) == 0
 
     printed = capsys.readouterr().out
-    assert (
-        "sqlite: first load" in printed and "target ingest sqlite first load 2k <= 8x" in printed
-    )
+    assert "sqlite: first load" in printed and "target ingest sqlite first load 2k <= 8x" in printed
     assert {name: entry["target"] for name, entry in recorded(results_file).items()} == {
         "ingest sqlite first load 2k": 8.0,
         "ingest sqlite unchanged 2k": 2.0,
