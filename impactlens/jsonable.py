@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 __all__ = ["json_records", "json_value"]
@@ -36,10 +37,26 @@ def json_value(value: Any) -> Any:
 def json_records(table: pd.DataFrame) -> list[dict[str, Any]]:
     """The rows of `table` as JSON objects, column name -> `json_value`.
 
-    >>> json_records(pd.DataFrame({"a": [1, None]}))
-    [{'a': 1.0}, {'a': None}]
+    Column by column (a million rows in seconds, not minutes): numbers and flags in bulk,
+    moments and other values one by one through `json_value`.
+
+    >>> json_records(pd.DataFrame({"a": [1, None], "b": [True, False]}))
+    [{'a': 1.0, 'b': True}, {'a': None, 'b': False}]
     """
-    return [
-        {str(name): json_value(value) for name, value in row.items()}
-        for row in table.to_dict("records")
-    ]
+    names = [str(name) for name in table.columns]
+    columns = [_json_column(table.iloc[:, position]) for position in range(len(names))]
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+
+
+def _json_column(values: pd.Series) -> list[Any]:
+    """`json_value` of each of `values`."""
+    dtype = values.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "iub":
+        return values.to_numpy().tolist()  # Python ints and bools, never missing
+    if isinstance(dtype, np.dtype) and dtype.kind == "f":
+        numbers = values.to_numpy()
+        listed: list[Any] = numbers.tolist()
+        for position in np.flatnonzero(~np.isfinite(numbers)).tolist():
+            listed[position] = None
+        return listed
+    return [json_value(value) for value in values.tolist()]
