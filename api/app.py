@@ -16,6 +16,7 @@ from impactlens.api.limits import BodyLimit
 from impactlens.api.metrics import Metrics, RequestMetrics
 from impactlens.api.problems import install_problem_handlers
 from impactlens.api.routes import health, incidents, reviews, service_map, webhooks
+from impactlens.api.settling import Settler
 from impactlens.api.state import ServiceState
 from impactlens.store import Store
 
@@ -44,10 +45,16 @@ def create_app(
     settings = settings or get_settings()
     opened = store or Store.open(settings.database_url)
     state = ServiceState(settings, opened, map_path, metrics=Metrics())
+    if settings.api_settle_impacts:
+        state.settler = Settler(opened, lambda: state.current_map.model)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if state.settler is not None:
+            state.settler.start()
         yield
+        if state.settler is not None:
+            state.settler.stop()
         if store is None:  # opened here: closed here
             opened.close()
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 from impactlens.api.metrics import Metrics
+from impactlens.api.settling import Settler
 from impactlens.engine.impact import ImpactModel, build_impact_model
 from impactlens.engine.weekly import WeeklyReview
 from impactlens.service_map.build import build_service_map
@@ -68,6 +69,7 @@ class ServiceState:
             log.warning("serving the map %s; the map a PUT saved at %s is not served", path, saved)
         model = build_impact_model(load_service_map(path)) if path is not None else None
         self._map = CurrentMap(model, path)
+        self.settler: Settler | None = None  # set by the app when it settles impacts
         self._lock = threading.Lock()
         self._reviews: OrderedDict[tuple[object, ...], WeeklyReview] = OrderedDict()
 
@@ -87,7 +89,14 @@ class ServiceState:
             _write_atomically(path, text)
             self._map = CurrentMap(model, path)
             self._reviews.clear()
+        if self.settler is not None:
+            self.settler.settle_now()
         return self._map
+
+    def incidents_changed(self) -> None:
+        """Incidents were stored or updated: settle their impacts soon."""
+        if self.settler is not None:
+            self.settler.settle_soon()
 
     def review(
         self,

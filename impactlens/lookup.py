@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from impactlens.engine.facts import incident_facts
+from impactlens.engine.facts import IncidentFacts, incident_facts
 from impactlens.engine.impact import ImpactModel
 from impactlens.engine.misprioritised import suggested_priorities
 from impactlens.engine.timelines import process_timelines
@@ -31,6 +31,7 @@ __all__ = [
     "IncidentPage",
     "InvalidCursorError",
     "find_incidents",
+    "impact_records",
     "incident_impact",
     "process_timeline",
 ]
@@ -82,25 +83,48 @@ def incident_impact(
     as_of: pd.Timestamp,
 ) -> IncidentImpact | None:
     """The incident (`source`, `incident_id`) with its impact as of `as_of`; None when the
-    store holds no such incident. Two primary-key reads: fast at any size of store."""
+    store holds no such incident.
+
+    A restored incident whose impact under this map is settled (`impactlens.settled`) by
+    `as_of` is one read by key; any other is derived from the map here: two primary-key
+    reads and the incident's facts. Both give the same answer.
+    """
+    moment = utc_moment(as_of)
+    if model is not None:
+        settled = store.settled_impact(source, incident_id, model.version)
+        if settled is not None and settled.settled_at <= moment:
+            return IncidentImpact(
+                **json.loads(settled.impact), map_version=model.version, as_of=moment
+            )
     stored = store.get_incident(source, incident_id)
     if stored is None:
         return None
-    moment = utc_moment(as_of)
     facts = incident_facts(stored.incident, stored.history, model, as_of=moment)
+    (found,) = impact_records(facts, model)
+    return IncidentImpact(**found, map_version=facts.map_version, as_of=moment)
+
+
+def impact_records(facts: IncidentFacts, model: ImpactModel | None) -> list[dict[str, Any]]:
+    """Each incident of `facts` as `IncidentImpact` holds it, without the map version and
+    moment: ``{"incident": ..., "processes": [...], "suggested_priority": ...}``, JSON
+    values, processes largest impact first."""
     table = facts.incidents
-    suggested = None
+    suggested: list[int | None] = [None] * len(table)
     if model is not None:
-        value = suggested_priorities(table, model, pairs=facts.pairs).iloc[0]
-        suggested = None if pd.isna(value) else int(value)
-    pairs = facts.pairs.sort_values(["impact_minutes", "process_id"], ascending=[False, True])
-    return IncidentImpact(
-        incident=_records(table, INCIDENT_FIELDS)[0],
-        processes=_records(pairs, PROCESS_FIELDS),
-        suggested_priority=suggested,
-        map_version=facts.map_version,
-        as_of=moment,
+        priorities = suggested_priorities(table, model, pairs=facts.pairs)
+        suggested = [None if pd.isna(value) else int(value) for value in priorities]
+    pairs = facts.pairs.sort_values(
+        ["row", "impact_minutes", "process_id"], ascending=[True, False, True]
     )
+    processes: list[list[dict[str, Any]]] = [[] for _ in range(len(table))]
+    for row, record in zip(pairs["row"].tolist(), _records(pairs, PROCESS_FIELDS), strict=True):
+        processes[row].append(record)
+    return [
+        {"incident": incident, "processes": reached, "suggested_priority": priority}
+        for incident, reached, priority in zip(
+            _records(table, INCIDENT_FIELDS), processes, suggested, strict=True
+        )
+    ]
 
 
 def find_incidents(

@@ -201,6 +201,12 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest request body the API reads (a larger one is refused with 413).",
     )
+    api_settle_impacts: bool = Field(
+        default=True,
+        description="Settle restored incidents' impacts in the background while serving "
+        "(at start, after a map change, after ingests), so an incident's impact is a read "
+        "by key; off: every read derives it.",
+    )
     pagerduty_webhook_secrets: tuple[SecretStr, ...] = Field(
         default=(),
         description="Secrets of the PagerDuty v3 webhook subscriptions whose signatures "

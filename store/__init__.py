@@ -6,7 +6,9 @@ database; then ``save_batch`` stores ingest batches and ``load_week``, ``get_inc
 ``load_incidents``, ``sources``, ``ingest_runs`` and ``quarantine`` read them back;
 ``get_watermark``/``set_watermark`` keep how far an incremental pull has read;
 ``create_api_key``, ``api_keys``, ``revoke_api_key`` and ``authenticate`` keep the HTTP
-service's keys (hashed); ``revision`` changes with every ingest.
+service's keys (hashed); ``unsettled_incidents``, ``save_settled``, ``settled_impact``
+and ``count_unsettled`` keep each restored incident's impact under the current map
+(`impactlens.settled`); ``revision`` changes with every ingest.
 ``upgrade_database`` (``impactlens db upgrade``) migrates an existing database.
 """
 
@@ -21,6 +23,7 @@ from impactlens.store.database import (
 from impactlens.store.errors import DatabaseNotAtHeadError, InvalidBatchError, StoreError
 from impactlens.store.incidents import IngestSummary
 from impactlens.store.keys import SCOPES, ApiKey
+from impactlens.store.settled import SettledImpact, SettledRow
 from impactlens.store.store import Store, StoredIncident, StoredIncidents
 from impactlens.store.watermarks import Watermark
 
@@ -30,6 +33,8 @@ __all__ = [
     "DatabaseNotAtHeadError",
     "IngestSummary",
     "InvalidBatchError",
+    "SettledImpact",
+    "SettledRow",
     "Store",
     "StoreError",
     "StoredIncident",

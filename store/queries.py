@@ -53,10 +53,13 @@ __all__ = [
     "read_incident",
     "read_incident_history",
     "read_incidents",
+    "read_micros",
     "read_quarantine",
     "read_revision",
     "read_runs",
     "read_sources",
+    "readable_columns",
+    "typed_frame",
 ]
 
 Moment = str | datetime | pd.Timestamp
@@ -79,11 +82,11 @@ def read_incidents(
     """
     condition = _selection(source, since, until, by)
     statement = (
-        select(*_readable(connection, incidents, INCIDENT_DTYPES))
+        select(*readable_columns(connection, incidents, INCIDENT_DTYPES))
         .where(condition)
         .order_by(incidents.c.source, incidents.c.incident_id)
     )
-    return _frame(connection.execute(statement).all(), INCIDENT_DTYPES)
+    return typed_frame(connection.execute(statement).all(), INCIDENT_DTYPES)
 
 
 def read_history(
@@ -101,7 +104,7 @@ def read_history(
     condition = _selection(source, since, until, by)
     history = assignment_history
     statement = (
-        select(*_readable(connection, history, HISTORY_DTYPES))
+        select(*readable_columns(connection, history, HISTORY_DTYPES))
         .select_from(
             history.join(
                 incidents,
@@ -114,26 +117,26 @@ def read_history(
         .where(condition)
         .order_by(history.c.source, history.c.incident_id, history.c.seq)
     )
-    return _frame(connection.execute(statement).all(), HISTORY_DTYPES)
+    return typed_frame(connection.execute(statement).all(), HISTORY_DTYPES)
 
 
 def read_incident(connection: Connection, source: str, incident_id: str) -> pd.DataFrame:
     """The one stored row of (`source`, `incident_id`), or no row (a primary-key lookup)."""
-    statement = select(*_readable(connection, incidents, INCIDENT_DTYPES)).where(
+    statement = select(*readable_columns(connection, incidents, INCIDENT_DTYPES)).where(
         incidents.c.source == source, incidents.c.incident_id == incident_id
     )
-    return _frame(connection.execute(statement).all(), INCIDENT_DTYPES)
+    return typed_frame(connection.execute(statement).all(), INCIDENT_DTYPES)
 
 
 def read_incident_history(connection: Connection, source: str, incident_id: str) -> pd.DataFrame:
     """The assignment history of one incident, in assignment order (a key-prefix scan)."""
     history = assignment_history
     statement = (
-        select(*_readable(connection, history, HISTORY_DTYPES))
+        select(*readable_columns(connection, history, HISTORY_DTYPES))
         .where(history.c.source == source, history.c.incident_id == incident_id)
         .order_by(history.c.seq)
     )
-    return _frame(connection.execute(statement).all(), HISTORY_DTYPES)
+    return typed_frame(connection.execute(statement).all(), HISTORY_DTYPES)
 
 
 def read_extent(
@@ -144,7 +147,7 @@ def read_extent(
     def bound(extreme: Any) -> Any:
         # One aggregate per subquery: SQLite answers a lone min() or max() from the index
         # on opened_at, but scans the table for both in one SELECT.
-        statement = select(_micros(connection, extreme(incidents.c.opened_at)))
+        statement = select(read_micros(connection, extreme(incidents.c.opened_at)))
         if source is not None:
             statement = statement.where(incidents.c.source == source)
         return statement.scalar_subquery()
@@ -165,9 +168,9 @@ def read_sources(connection: Connection) -> pd.DataFrame:
             incidents.c.source,
             func.count(),
             func.sum(case((still_open, 1), else_=0)),
-            _micros(connection, func.min(incidents.c.opened_at)),
-            _micros(connection, func.max(incidents.c.opened_at)),
-            _micros(connection, func.max(incidents.c.updated_at)),
+            read_micros(connection, func.min(incidents.c.opened_at)),
+            read_micros(connection, func.max(incidents.c.opened_at)),
+            read_micros(connection, func.max(incidents.c.updated_at)),
         ).group_by(incidents.c.source)
     ).all()
     quarantined: dict[str, int] = {
@@ -181,7 +184,7 @@ def read_sources(connection: Connection) -> pd.DataFrame:
     last_ingest: dict[str, int | None] = {}
     runs = connection.execute(
         select(
-            ingest_runs.c.source, _micros(connection, func.max(ingest_runs.c.finished_at))
+            ingest_runs.c.source, read_micros(connection, func.max(ingest_runs.c.finished_at))
         ).group_by(ingest_runs.c.source)
     ).all()
     for listed, finished in runs:
@@ -201,15 +204,15 @@ def read_sources(connection: Connection) -> pd.DataFrame:
             else (0, 0, None, None, None)
         )
         rows.append((name, *incident_figures, last_ingest.get(name), int(quarantined.get(name, 0))))
-    return _frame(rows, SOURCE_DTYPES)
+    return typed_frame(rows, SOURCE_DTYPES)
 
 
 def read_runs(connection: Connection, *, source: str | None = None) -> pd.DataFrame:
     """Ingest runs (that took rows of `source`, or all) with their counts, oldest first."""
-    statement = select(*_readable(connection, ingest_runs, RUN_DTYPES))
+    statement = select(*readable_columns(connection, ingest_runs, RUN_DTYPES))
     if source is not None:
         statement = statement.where(_lists_source(source))
-    return _frame(connection.execute(statement.order_by(ingest_runs.c.id)).all(), RUN_DTYPES)
+    return typed_frame(connection.execute(statement.order_by(ingest_runs.c.id)).all(), RUN_DTYPES)
 
 
 def read_revision(connection: Connection) -> int:
@@ -229,7 +232,7 @@ def read_quarantine(
 
     Only those of run `run_id`, of `source`, and received at or after `since`, when given.
     """
-    statement = select(*_readable(connection, quarantine, QUARANTINE_DTYPES))
+    statement = select(*readable_columns(connection, quarantine, QUARANTINE_DTYPES))
     if run_id is not None:
         statement = statement.where(quarantine.c.run_id == run_id)
     if source is not None:
@@ -237,7 +240,7 @@ def read_quarantine(
     if since is not None:
         statement = statement.where(quarantine.c.received_at >= utc_moment(since))
     rows = connection.execute(statement.order_by(quarantine.c.id)).all()
-    return _frame(rows, QUARANTINE_DTYPES)
+    return typed_frame(rows, QUARANTINE_DTYPES)
 
 
 def _selection(
@@ -268,19 +271,21 @@ def _lists_source(source: str) -> ColumnElement[bool]:
     return listed.like(f"%,{escaped},%", escape="\\")
 
 
-def _micros(connection: Connection, moment: ColumnElement[Any]) -> ColumnElement[int]:
+def read_micros(connection: Connection, moment: ColumnElement[Any]) -> ColumnElement[int]:
     """A moment as integer microseconds since the epoch (how SQLite stores it already)."""
     if connection.dialect.name == "postgresql":
         return cast(func.extract("epoch", moment) * 1_000_000, BigInteger)
     return type_coerce(moment, BigInteger)
 
 
-def _readable(connection: Connection, table: Table, dtypes: dict[str, str]) -> list[Any]:
+def readable_columns(connection: Connection, table: Table, dtypes: dict[str, str]) -> list[Any]:
     """Columns to select; moments as integer epoch microseconds (converted in bulk later)."""
     columns: list[Any] = []
     for name, dtype in dtypes.items():
         column = table.c[name]
-        columns.append(_micros(connection, column).label(name) if dtype == TIMESTAMP else column)
+        columns.append(
+            read_micros(connection, column).label(name) if dtype == TIMESTAMP else column
+        )
     return columns
 
 
@@ -288,5 +293,5 @@ def _moment(micros: int | None) -> pd.Timestamp | None:
     return None if micros is None else pd.Timestamp(int(micros), unit="us", tz="UTC")
 
 
-def _frame(rows: Sequence[Sequence[Any]], dtypes: dict[str, str]) -> pd.DataFrame:
+def typed_frame(rows: Sequence[Sequence[Any]], dtypes: dict[str, str]) -> pd.DataFrame:
     return frame_from_columns(list(zip(*rows, strict=True)) if rows else [], dtypes)

@@ -41,6 +41,7 @@ __all__ = [
     "ingest_runs",
     "metadata",
     "quarantine",
+    "settled_impacts",
     "watermarks",
 ]
 
@@ -239,4 +240,21 @@ api_keys = Table(
     Column("key_hash", String, nullable=False, unique=True),
     Column("created_at", UtcTimestamp(), nullable=False),
     Column("revoked_at", UtcTimestamp()),
+)
+
+
+# The impact of each restored incident under one map version, as the API answers it (JSON):
+# it no longer changes with time, so it is derived once (`impactlens.settled`) and read by
+# key. Valid while ``run_id`` is the incident row's own (a re-ingest makes it stale).
+settled_impacts = Table(
+    "settled_impacts",
+    metadata,
+    Column("source", String, nullable=False),
+    Column("incident_id", String, nullable=False),
+    Column("map_version", String, nullable=False),
+    Column("run_id", Integer, nullable=False),
+    # from this moment on the impact is settled: the later of opened and restored
+    Column("settled_at", UtcTimestamp(), nullable=False),
+    Column("impact", Text, nullable=False),
+    PrimaryKeyConstraint("source", "incident_id", "map_version"),
 )

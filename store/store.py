@@ -16,6 +16,7 @@ True 0 (None, None)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,10 +41,18 @@ from impactlens.store.queries import (
     read_runs,
     read_sources,
 )
+from impactlens.store.settled import (
+    SettledImpact,
+    SettledRow,
+    count_unsettled,
+    read_settled,
+    read_unsettled,
+    write_settled,
+)
 from impactlens.store.watermarks import Watermark, read_watermark, write_watermark
 from sqlalchemy.engine import Connection, Engine
 
-__all__ = ["ApiKey", "Store", "StoredIncident", "StoredIncidents"]
+__all__ = ["ApiKey", "SettledImpact", "SettledRow", "Store", "StoredIncident", "StoredIncidents"]
 
 
 def _now() -> datetime:
@@ -323,6 +332,33 @@ class Store:
         run's id (0 for an empty store). Caches of reviews key on it."""
         with self._connect() as connection:
             return read_revision(connection)
+
+    def count_unsettled(self, map_version: str) -> int:
+        """How many restored incidents have no valid settled impact under `map_version`."""
+        with self._connect() as connection:
+            return count_unsettled(connection, map_version)
+
+    def unsettled_incidents(
+        self, map_version: str, *, limit: int
+    ) -> tuple[StoredIncidents, list[int]]:
+        """Up to `limit` restored incidents (in key order) with no valid settled impact under
+        `map_version`, exactly their history, and each one's ``run_id``, in one snapshot."""
+        with self._connect(snapshot=True) as connection:
+            found, history, run_ids = read_unsettled(connection, map_version, limit=limit)
+        return StoredIncidents(incidents=found, history=history), run_ids
+
+    def save_settled(self, map_version: str, rows: Sequence[SettledRow]) -> None:
+        """Store settled impacts under `map_version`, replacing those of the same incidents;
+        the settled impacts of any other map version are dropped."""
+        with self._connect(write=True) as connection:
+            write_settled(connection, map_version, rows)
+
+    def settled_impact(
+        self, source: str, incident_id: str, map_version: str
+    ) -> SettledImpact | None:
+        """The valid settled impact of one incident under `map_version`, or None."""
+        with self._connect() as connection:
+            return read_settled(connection, source, incident_id, map_version)
 
     def create_api_key(self, name: str, scope: str) -> tuple[ApiKey, str]:
         """A new API key named `name` with `scope` (read, ingest or admin): the stored key

@@ -40,6 +40,8 @@ def post_incidents(body: IncidentsIn, state: State, api_key: IngestKey) -> Inges
     )  # fmt: skip
     state.metrics.ingested.labels(body.source).inc(report.new + report.updated)
     state.metrics.quarantined.labels(body.source).inc(len(report.rejected))
+    if report.new + report.updated:
+        state.incidents_changed()
     return ingest_reply(report, received=len(body.incidents))
 
 

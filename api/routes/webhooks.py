@@ -94,6 +94,8 @@ def _store(
     )  # fmt: skip
     state.metrics.ingested.labels(origin).inc(report.new + report.updated)
     state.metrics.quarantined.labels(origin).inc(len(report.rejected))
+    if report.new + report.updated:
+        state.incidents_changed()
     return ingest_reply(report, received=records, first_line=first_line)
 
 

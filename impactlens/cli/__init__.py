@@ -16,6 +16,7 @@ from impactlens.cli import misprioritised as _misprioritised  # noqa: F401
 from impactlens.cli import report as _report  # noqa: F401
 from impactlens.cli import score as _score  # noqa: F401
 from impactlens.cli import serve as _serve  # noqa: F401
+from impactlens.cli import settle as _settle  # noqa: F401
 from impactlens.cli import store as _store  # noqa: F401
 from impactlens.cli import whatif as _whatif  # noqa: F401
 from impactlens.cli.app import app, err

@@ -6,17 +6,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
 
-from impactlens.cli.app import app, err, out
+from impactlens.cli.app import app, out
 from impactlens.cli.inputs import open_store
+from impactlens.cli.output import progress_bar
 from impactlens.text import counted
 
 if TYPE_CHECKING:
@@ -120,16 +113,7 @@ def ingest(
     service_map = load_service_map(map_file) if map_file is not None else None
     with (
         open_store(settings) as store,
-        Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-            disable=not err.is_terminal,  # no spinner frames in logs and pipes
-        ) as progress,
+        progress_bar() as progress,
     ):
         step = progress.add_task(f"Ingesting {file.name}", total=None)
         report = ingest_export(

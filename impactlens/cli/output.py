@@ -19,12 +19,28 @@ from typing import Any
 
 import pandas as pd
 from rich import box
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from impactlens.cli.app import err, out
 from impactlens.errors import InputFileError
 
-__all__ = ["OUTPUT_FORMATS", "check_format", "csv_frame", "is_money", "print_notes", "write_table"]
+__all__ = [
+    "OUTPUT_FORMATS",
+    "check_format",
+    "csv_frame",
+    "is_money",
+    "print_notes",
+    "progress_bar",
+    "write_table",
+]
 
 OUTPUT_FORMATS = ("table", "csv", "json")
 _MONEY = ("value_at_risk", "value_saved", "value_per_hour")
@@ -37,6 +53,21 @@ def check_format(format: str) -> None:
     """Refuse an unknown --format before any work is done."""
     if format not in OUTPUT_FORMATS:
         raise InputFileError(f"--format {format!r} is not one of {', '.join(OUTPUT_FORMATS)}")
+
+
+def progress_bar() -> Progress:
+    """A progress bar on stderr (spinner, text, bar, done of total, time), gone when done,
+    and off where stderr is not a terminal (no spinner frames in logs and pipes)."""
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
 
 
 def print_notes(notes: tuple[str, ...] | list[str]) -> None:

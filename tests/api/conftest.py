@@ -17,11 +17,13 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from impactlens.api.app import create_app
+from impactlens.engine.impact import build_impact_model
 from impactlens.ingest.pipeline import ingest
 from impactlens.service_map.load import load_service_map
 from impactlens.store import Store
 
 from impactlens.settings import Settings, get_settings
+from impactlens.settled import settle_impacts
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "fixtures"
@@ -44,13 +46,16 @@ def fixture_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
                now=AS_OF)  # fmt: skip
         for scope in SCOPES:
             store.create_api_key(f"test-{scope}", scope)
+        # Restored incidents read by key, as a running service has them soon after start.
+        settle_impacts(store, build_impact_model(load_service_map(MAP)))
     return path
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    """The product's settings with this test's own data folder (where the store is)."""
-    return get_settings(data_dir=tmp_path)
+    """The product's settings with this test's own data folder (where the store is); no
+    settling in the background (the fixture store is settled; `test_settling` turns it on)."""
+    return get_settings(data_dir=tmp_path, api_settle_impacts=False)
 
 
 @pytest.fixture

@@ -382,7 +382,8 @@ def test_store_failure_is_a_503_problem_naming_no_database(
     def unreachable(*args: object, **kwargs: object) -> None:
         raise StoreError(f"the database at {where} does not answer")
 
-    monkeypatch.setattr(store, "get_incident", unreachable)
+    for read in ("settled_impact", "get_incident"):  # a restored incident is read settled
+        monkeypatch.setattr(store, read, unreachable)
     with caplog.at_level(logging.ERROR):
         response = client.get(
             f"/v1/incidents/csv/INC0010001?as_of={AS_OF_TEXT}", headers=bearer(keys["read"])

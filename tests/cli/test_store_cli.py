@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from impactlens.store import Store
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 PLANTED = yaml.safe_load((FIXTURES / "planted.yaml").read_text())
@@ -84,3 +85,46 @@ def test_runs_say_what_each_ingest_did(store):
     assert runs[
         ["id", "rows_read", "new", "updated", "unchanged", "quarantined"]
     ].values.tolist() == [[1, 4994, 4988, 0, 0, 6]]
+
+
+# --- impactlens settle ---------------------------------------------------------------------
+
+
+def test_settle_keeps_every_restored_incidents_impact_and_says_how_many(tmp_path):
+    from impactlens.engine.impact import build_impact_model
+    from impactlens.ingest.pipeline import ingest
+    from impactlens.service_map.load import load_service_map
+
+    repo = Path(__file__).resolve().parents[2]
+    fixture_map = repo / "fixtures" / "service_map.yaml"
+    data = tmp_path / "data"
+    with Store.open(f"sqlite:///{data / 'impactlens.db'}") as store:
+        ingest(repo / "fixtures" / "incidents.csv", store, format="csv",
+               history=repo / "fixtures" / "assignment_history.csv")  # fmt: skip
+        stored = store.load_incidents()
+    restored = int((stored["resolved_at"].notna() | stored["closed_at"].notna()).sum())
+    env = {**os.environ, "IMPACTLENS_DATA_DIR": str(data)}
+    env.pop("IMPACTLENS_DATABASE_URL", None)
+    env.pop("IMPACTLENS_SERVICE_MAP", None)
+
+    def settle(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "impactlens.cli", "settle", *args],
+                              env=env, cwd=tmp_path, capture_output=True, text=True,
+                              timeout=300)  # fmt: skip
+
+    first = settle("--map", str(fixture_map))
+    again = settle("--map", str(fixture_map))
+    no_map = settle()
+
+    version = build_impact_model(load_service_map(fixture_map)).version
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith(
+        f"Settled the impact of {restored:,} restored incidents under map version {version} in "
+    )
+    assert again.stdout.strip() == (
+        f"Every restored incident's impact is settled under map version {version}."
+    )
+    with Store.open(f"sqlite:///{data / 'impactlens.db'}") as store:
+        assert store.count_unsettled(version) == 0
+    assert no_map.returncode == 2 and "give a service map: --map MAP" in no_map.stderr
+    assert "Traceback" not in no_map.stderr
