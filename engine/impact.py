@@ -23,7 +23,7 @@ processes.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import networkx as nx
 import numpy as np
@@ -100,7 +100,8 @@ class ImpactModel:
     compressed sparse rows: the processes that node ``i`` reaches (exposure > 0), in
     column order, are ``pair_process[pair_start[i]:pair_start[i + 1]]``, with their
     exposures in ``pair_exposure``. ``value_per_hour[j]`` is process column ``j``'s.
-    Treat the arrays as read-only. ``version`` is the map's content hash
+    Treat the arrays as read-only. ``explained`` caches explanation texts as scoring
+    makes them. ``version`` is the map's content hash
     (`impactlens.service_map.version.map_version`), which every score names.
     """
 
@@ -121,6 +122,10 @@ class ImpactModel:
     pair_process: np.ndarray
     pair_exposure: np.ndarray
     value_per_hour: np.ndarray
+    # Explanation texts by (node, process column) code (`_explanations`), kept as they are
+    # made: one map's paths never change, so a long-lived model (the API's, a settling
+    # run's) works each out once, not once per call.
+    explained: dict[int, str] = field(default_factory=dict, compare=False, repr=False)
 
 
 def build_impact_model(service_map: ServiceMap) -> ImpactModel:
@@ -412,15 +417,19 @@ def _grouped(labels: np.ndarray, groups: int) -> tuple[np.ndarray, np.ndarray]:
 def _explanations(
     nodes: np.ndarray, top_column: np.ndarray, model: ImpactModel
 ) -> pd.api.extensions.ExtensionArray:
-    """Explanation text per incident, computed once per distinct (service, process).
+    """Explanation text per incident, worked out once per distinct (service, process) and
+    model (`ImpactModel.explained`).
 
     The text column is built by ``take`` from the distinct texts, not as an object array
     of a million Python strings.
     """
     width = len(model.exposure.processes) + 1
     codes, keys = pd.factorize((nodes + 1) * width + (top_column + 1))
-    texts = [_explain_pair(int(key // width) - 1, int(key % width) - 1, model) for key in keys]
-    return pd.array(texts, dtype="str").take(codes)
+    known = model.explained
+    for key in keys.tolist():
+        if key not in known:
+            known[key] = _explain_pair(key // width - 1, key % width - 1, model)
+    return pd.array([known[key] for key in keys.tolist()], dtype="str").take(codes)
 
 
 def _text_column(

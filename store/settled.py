@@ -23,7 +23,8 @@ from impactlens.store.schema import (
     incidents,
     settled_impacts,
 )
-from sqlalchemy import and_, delete, func, insert, or_, select, tuple_
+from sqlalchemy import and_, delete, func, or_, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -116,22 +117,18 @@ def read_unsettled(
 
 def write_settled(connection: Connection, map_version: str, rows: Sequence[SettledRow]) -> None:
     """Store `rows` as the settled impacts under `map_version` (replacing those of the same
-    incidents), and drop the settled impacts of every other map version."""
+    incidents: one upsert), and drop the settled impacts of every other map version."""
     connection.execute(delete(settled_impacts).where(settled_impacts.c.map_version != map_version))
     if not rows:
         return
-    keys = [(row.source, row.incident_id) for row in rows]
-    for start in range(0, len(keys), 500):  # bounded IN lists
-        connection.execute(
-            delete(settled_impacts).where(
-                settled_impacts.c.map_version == map_version,
-                tuple_(settled_impacts.c.source, settled_impacts.c.incident_id).in_(
-                    keys[start : start + 500]
-                ),
-            )
-        )
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(settled_impacts)
+    upsert = statement.on_conflict_do_update(
+        index_elements=["source", "incident_id", "map_version"],
+        set_={name: statement.excluded[name] for name in ("run_id", "settled_at", "impact")},
+    )
     connection.execute(
-        insert(settled_impacts),
+        upsert,
         [
             {
                 "source": row.source,
