@@ -49,21 +49,24 @@ def settle_impacts(
     batch: int = SETTLE_BATCH,
     progress: Progress | None = None,
     stop: Callable[[], bool] | None = None,
+    opened: tuple[pd.Timestamp, pd.Timestamp] | None = None,
 ) -> SettleSummary:
     """Derive and store the settled impact, under `model`'s map version, of every restored
     incident without a valid one; settled impacts of other map versions are dropped.
 
     Works `batch` incidents at a time (one transaction each), so memory stays bounded and
     an interrupted run keeps what it finished. `progress` is called after each batch;
-    `stop`, before each: when it says True, the call returns with what is done.
+    `stop`, before each: when it says True, the call returns with what is done. With
+    `opened` (``since, until``), only incidents opened in ``[since, until)``: partitions
+    that several processes settle side by side (`flows.settle`).
     """
     started = time.perf_counter()
-    total = store.count_unsettled(model.version)
+    total = store.count_unsettled(model.version, opened=opened)
     done = 0
     if total == 0:
         store.save_settled(model.version, [])  # still drop other versions' impacts
     while done < total and not (stop is not None and stop()):
-        found, run_ids = store.unsettled_incidents(model.version, limit=batch)
+        found, run_ids = store.unsettled_incidents(model.version, limit=batch, opened=opened)
         if found.incidents.empty:
             break  # fewer than counted: a re-ingest or another settler got there first
         store.save_settled(

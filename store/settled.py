@@ -28,16 +28,19 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
+from impactlens.moments import utc_moment
+
 __all__ = [
     "SettledImpact",
     "SettledRow",
+    "Window",
     "count_unsettled",
     "read_settled",
     "read_unsettled",
     "write_settled",
 ]
 
-RUN_ID = "run_id"
+Window = tuple[pd.Timestamp, pd.Timestamp] | None  # [since, until) of opened_at; None: all
 
 
 @dataclass(frozen=True)
@@ -70,28 +73,38 @@ def _settled_join(map_version: str) -> Any:
     )
 
 
-def _unsettled() -> ColumnElement[bool]:
-    """Restored incidents without a valid settled impact (of the joined map version)."""
+def _unsettled(opened: Window) -> ColumnElement[bool]:
+    """Restored incidents without a valid settled impact (of the joined map version),
+    opened in ``[since, until)`` of `opened` (None: any time)."""
     restored = or_(incidents.c.resolved_at.is_not(None), incidents.c.closed_at.is_not(None))
     stale = or_(settled_impacts.c.run_id.is_(None), settled_impacts.c.run_id != incidents.c.run_id)
-    return and_(restored, stale)
+    conditions = [restored, stale]
+    if opened is not None:
+        since, until = opened
+        conditions += [incidents.c.opened_at >= utc_moment(since),
+                       incidents.c.opened_at < utc_moment(until)]  # fmt: skip
+    return and_(*conditions)
 
 
-def count_unsettled(connection: Connection, map_version: str) -> int:
-    """How many restored incidents have no valid settled impact under `map_version`."""
-    statement = select(func.count()).select_from(_settled_join(map_version)).where(_unsettled())
+def count_unsettled(connection: Connection, map_version: str, *, opened: Window = None) -> int:
+    """How many restored incidents (opened in `opened`) have no valid settled impact
+    under `map_version`."""
+    statement = (
+        select(func.count()).select_from(_settled_join(map_version)).where(_unsettled(opened))
+    )
     return int(connection.execute(statement).scalar_one())
 
 
 def read_unsettled(
-    connection: Connection, map_version: str, *, limit: int
+    connection: Connection, map_version: str, *, limit: int, opened: Window = None
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[int]]:
-    """Up to `limit` restored incidents without a valid settled impact under `map_version`
-    (in key order), their assignment history, and each incident's ``run_id``."""
+    """Up to `limit` restored incidents (opened in `opened`) without a valid settled impact
+    under `map_version` (in key order), their assignment history, and each one's
+    ``run_id``."""
     statement = (
         select(*readable_columns(connection, incidents, INCIDENT_DTYPES), incidents.c.run_id)
         .select_from(_settled_join(map_version))
-        .where(_unsettled())
+        .where(_unsettled(opened))
         .order_by(incidents.c.source, incidents.c.incident_id)
         .limit(limit)
     )

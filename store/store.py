@@ -44,6 +44,7 @@ from impactlens.store.queries import (
 from impactlens.store.settled import (
     SettledImpact,
     SettledRow,
+    Window,
     count_unsettled,
     read_settled,
     read_unsettled,
@@ -333,18 +334,22 @@ class Store:
         with self._connect() as connection:
             return read_revision(connection)
 
-    def count_unsettled(self, map_version: str) -> int:
-        """How many restored incidents have no valid settled impact under `map_version`."""
+    def count_unsettled(self, map_version: str, *, opened: Window = None) -> int:
+        """How many restored incidents (opened in ``[since, until)`` of `opened`, if given)
+        have no valid settled impact under `map_version`."""
         with self._connect() as connection:
-            return count_unsettled(connection, map_version)
+            return count_unsettled(connection, map_version, opened=opened)
 
     def unsettled_incidents(
-        self, map_version: str, *, limit: int
+        self, map_version: str, *, limit: int, opened: Window = None
     ) -> tuple[StoredIncidents, list[int]]:
-        """Up to `limit` restored incidents (in key order) with no valid settled impact under
-        `map_version`, exactly their history, and each one's ``run_id``, in one snapshot."""
+        """Up to `limit` restored incidents (in key order; opened in `opened`, if given) with
+        no valid settled impact under `map_version`, exactly their history, and each one's
+        ``run_id``, in one snapshot."""
         with self._connect(snapshot=True) as connection:
-            found, history, run_ids = read_unsettled(connection, map_version, limit=limit)
+            found, history, run_ids = read_unsettled(
+                connection, map_version, limit=limit, opened=opened
+            )
         return StoredIncidents(incidents=found, history=history), run_ids
 
     def save_settled(self, map_version: str, rows: Sequence[SettledRow]) -> None:

@@ -162,6 +162,67 @@ def serve() -> None:
     prefect_serve(*deployments, print_starting_message=False)
 
 
+@flows_app.command("settle")
+def settle(
+    map_path: MapOption = None,
+    dask_address: Annotated[
+        str | None,
+        typer.Option(
+            "--dask-address",
+            help="Run the month tasks on this Dask cluster (tcp://scheduler:8786); its "
+            "workers must reach the store (PostgreSQL) and the map file.",
+        ),
+    ] = None,
+    dask_workers: Annotated[
+        int | None,
+        typer.Option(
+            "--dask-workers",
+            min=1,
+            help="Run the month tasks on a local Dask cluster of N "
+            "worker processes (default: Prefect's thread pool in this process).",
+        ),
+    ] = None,
+) -> None:
+    """Run the settle flow now: settle every restored incident's impact under the map
+    (as impactlens settle), one task per month of incidents, on Prefect's thread pool or a
+    Dask cluster.
+
+    Example: impactlens flows settle --map fixtures/service_map.yaml --dask-workers 2
+    """
+    from impactlens.settings import get_settings
+
+    if dask_address is not None and dask_workers is not None:
+        raise ImpactlensError("give --dask-address or --dask-workers, not both")
+    settings = get_settings(service_map=map_path)  # bad settings: refused before Prefect
+    if settings.service_map is None:
+        raise ImpactlensError("give a service map: --map MAP (or IMPACTLENS_SERVICE_MAP)")
+    _prefect_defaults()
+    from impactlens.flows.settle import settle_impacts_flow
+
+    flow = settle_impacts_flow
+    where = "Prefect's thread pool"
+    if dask_address is not None or dask_workers is not None:
+        from prefect_dask import DaskTaskRunner
+
+        if dask_address is not None:
+            runner = DaskTaskRunner(address=dask_address)
+            where = f"the Dask cluster at {dask_address}"
+        else:
+            runner = DaskTaskRunner(cluster_kwargs={"n_workers": dask_workers,
+                                                    "threads_per_worker": 1,
+                                                    "dashboard_address": None})  # fmt: skip
+            where = f"a local Dask cluster of {dask_workers} workers"
+        # prefect-dask types its futures apart from the PrefectFuture the stub names
+        flow = settle_impacts_flow.with_options(task_runner=runner)  # type: ignore[arg-type]
+    result = _run_flow(flow, {"service_map": str(settings.service_map)},
+                       f"the settle flow on {where}")  # fmt: skip
+    out.print(
+        f"Settled the impact of {result['settled']:,} restored incidents over "
+        f"{result['months']} months under map version {result['map_version']}.",
+        markup=False,
+    )
+
+
 def _run_report(
     kind: str,
     period: str | None,
@@ -204,13 +265,24 @@ def _run_report(
         "service_map": str(settings.service_map) if settings.service_map else None,
     }
     _prefect_defaults()
-    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
-
     from impactlens.flows.report import monthly_impact_report, weekly_impact_report
 
     flow = weekly_impact_report if kind == "week" else monthly_impact_report
+    result = _run_flow(flow, parameters, f"the {kind}ly impact report flow")
+    out.print(f"Report of {result['kind']} {result['period']} in {result['directory']}/:")
+    for path in result["files"]:
+        if Path(path).name in ("report.html", "report.md"):
+            out.print(f"  {path}")
+    _print_hotspots(result, settings.currency)
+
+
+def _run_flow(flow: Any, parameters: dict[str, Any], what: str) -> Any:
+    """Run `flow` with `parameters` through Prefect, say how it ended, and return its
+    result; a failed run raises its impactlens error (or one naming the run)."""
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
     started = time.perf_counter()
-    err.print(f"Running the {kind}ly impact report flow through Prefect...")
+    err.print(f"Running {what} through Prefect...")
     # A run started here waits up to a second for its heartbeat thread on exit: not needed.
     with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         state = flow(**parameters, return_state=True)
@@ -221,18 +293,13 @@ def _run_report(
         if isinstance(error, ImpactlensError):
             raise error
         raise ImpactlensError(f"flow run {run} ended {state.name}: {state.message or error}")
-    result = state.result()
     timing = (
         f"{run_time:.1f} s, {seconds:.1f} s with Prefect's start"
         if run_time
         else f"{seconds:.1f} s"
     )
     out.print(f"Flow run {run}: {state.name} ({timing}).")
-    out.print(f"Report of {result['kind']} {result['period']} in {result['directory']}/:")
-    for path in result["files"]:
-        if Path(path).name in ("report.html", "report.md"):
-            out.print(f"  {path}")
-    _print_hotspots(result, settings.currency)
+    return state.result()
 
 
 def _flow_run(state: Any) -> tuple[str, float | None]:

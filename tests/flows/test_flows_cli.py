@@ -63,7 +63,7 @@ def test_a_bad_schedule_setting_is_refused_by_serve_with_its_name(tmp_path):
     assert "Traceback" not in done.stderr
 
 
-def test_prefect_yaml_deploys_the_four_flows_to_a_process_work_pool(prefect_server, tmp_path):
+def test_prefect_yaml_deploys_the_five_flows_to_a_process_work_pool(prefect_server, tmp_path):
     from prefect import get_client
 
     environment = {**os.environ, "PREFECT_API_URL": prefect_server, "PWD": str(ROOT)}
@@ -82,6 +82,8 @@ def test_prefect_yaml_deploys_the_four_flows_to_a_process_work_pool(prefect_serv
         monthly = client.read_deployment_by_name("monthly-impact-report/monthly")
         client.read_deployment_by_name("ingest-export/on-demand")
         client.read_deployment_by_name("pull-servicenow/on-demand")
+        settle = client.read_deployment_by_name("settle-impacts/on-demand")
+    assert settle.entrypoint == "flows/settle.py:settle_impacts_flow"
     assert weekly.work_pool_name == "impactlens"
     assert weekly.entrypoint == "flows/report.py:weekly_impact_report"
     assert weekly.pull_steps == [
@@ -91,3 +93,40 @@ def test_prefect_yaml_deploys_the_four_flows_to_a_process_work_pool(prefect_serv
     assert (schedule.schedule.cron, schedule.schedule.day_or) == ("0 7 * * 1", True)
     (schedule,) = monthly.schedules
     assert (schedule.schedule.cron, schedule.schedule.day_or) == ("0 7 1-7 * 1", False)
+
+
+def test_the_settle_command_settles_on_a_local_dask_cluster(prefect_server, tmp_path):
+    from impactlens.engine.impact import build_impact_model
+    from impactlens.ingest.pipeline import ingest
+    from impactlens.service_map.load import load_service_map
+    from impactlens.store import Store
+
+    fixture_map = FIXTURES / "service_map.yaml"
+    with Store.open(f"sqlite:///{tmp_path / 'impactlens.db'}") as store:
+        ingest(FIXTURES / "incidents.csv", store, format="csv",
+               history=FIXTURES / "assignment_history.csv")  # fmt: skip
+        stored = store.load_incidents()
+    restored = int((stored["resolved_at"].notna() | stored["closed_at"].notna()).sum())
+    version = build_impact_model(load_service_map(fixture_map)).version
+
+    done = run("settle", "--map", str(fixture_map), "--dask-workers", "2",
+               env={"PREFECT_API_URL": prefect_server, "IMPACTLENS_DATA_DIR": str(tmp_path)},
+               cwd=tmp_path)  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    assert "Running the settle flow on a local Dask cluster of 2 workers" in done.stderr
+    assert done.stdout.strip().endswith(
+        f"Settled the impact of {restored:,} restored incidents over 4 months under map "
+        f"version {version}."
+    )
+    with Store.open(f"sqlite:///{tmp_path / 'impactlens.db'}") as store:
+        assert store.count_unsettled(version) == 0
+
+
+def test_the_settle_command_refuses_both_dask_options_before_prefect_starts(tmp_path):
+    done = run("settle", "--map", str(FIXTURES / "service_map.yaml"), "--dask-workers", "2",
+               "--dask-address", "tcp://127.0.0.1:8786",
+               env={"PREFECT_API_URL": "http://127.0.0.1:9/api",
+                    "IMPACTLENS_DATA_DIR": str(tmp_path)}, cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip() == "error: give --dask-address or --dask-workers, not both"
