@@ -62,6 +62,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.weekly
 	$(BIN)/python -m bench.api
+	$(BIN)/python -m bench.scale
 	@echo "results: .impactlens/bench/results.json"
 
 clean:

@@ -11,7 +11,7 @@ schema in an empty database.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, Oper
 
 __all__ = [
     "MIGRATIONS_DIR",
+    "after_transaction",
     "alembic_config",
     "connect",
     "create_engine_for",
@@ -43,6 +44,7 @@ SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
 # Two `impactlens db upgrade` at once on PostgreSQL: the second waits for the first.
 _UPGRADE_LOCK_KEY = 0x1A7C_1E45
 _BEGIN_MODES = {"", "DEFERRED", "IMMEDIATE", "EXCLUSIVE"}
+_AFTER_TRANSACTION = "impactlens_after_transaction"
 
 
 def create_engine_for(url: str | URL, **engine_options: Any) -> Engine:
@@ -113,6 +115,14 @@ def _sqlite_on_begin(connection: Connection) -> None:
     connection.exec_driver_sql(f"BEGIN {mode}".strip())
 
 
+def after_transaction(connection: Connection, callback: Callable[[], None]) -> None:
+    """Call `callback` once `connect`'s transaction on `connection` has ended, either way.
+
+    For what cannot be done inside it (SQLite cannot detach a database it has read).
+    """
+    connection.info.setdefault(_AFTER_TRANSACTION, []).append(callback)
+
+
 def describe_database(url: str | URL) -> str:
     """How messages name a database: a SQLite file's path, else the URL without password."""
     parsed = make_url(url)
@@ -140,8 +150,12 @@ def connect(engine: Engine, *, write: bool = False, snapshot: bool = False) -> I
                 connection.execution_options(sqlite_begin="IMMEDIATE")
             if snapshot and connection.dialect.name == "postgresql":
                 connection.execution_options(isolation_level="REPEATABLE READ")
-            with connection.begin():
-                yield connection
+            try:
+                with connection.begin():
+                    yield connection
+            finally:
+                for callback in connection.info.pop(_AFTER_TRANSACTION, []):
+                    callback()
     except OperationalError as error:
         raise StoreError(_unusable(engine, where, error)) from error
     except DatabaseError as error:

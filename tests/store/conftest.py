@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote
 
+import impactlens.store.bulk
 import pandas as pd
 import pytest
 from impactlens.ingest.batch import HISTORY_COLUMNS, INCIDENT_COLUMNS, REJECTED_COLUMNS, IngestBatch
@@ -55,10 +56,26 @@ def with_search_path(url: str, schema: str) -> str:
     return f"{url}?options={quote(f'-csearch_path={schema}')}"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
-    """The URL of an empty database (no tables), on each backend in turn."""
-    if request.param == "sqlite":
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """`store_url` on each backend; on both SQLite write paths for `write_paths` tests."""
+    if "store_url" in metafunc.fixturenames:
+        kinds = ["sqlite", "postgresql"]
+        if metafunc.definition.get_closest_marker("write_paths"):
+            kinds.insert(1, "sqlite-staged")
+        metafunc.parametrize("store_url", kinds, indirect=True)
+
+
+@pytest.fixture
+def store_url(request: pytest.FixtureRequest, tmp_path, monkeypatch) -> Iterator[str]:
+    """The URL of an empty database (no tables), on each backend in turn.
+
+    ``sqlite-staged`` (for tests marked ``write_paths``) is SQLite with every write
+    staged through a scratch file, as frames of `store.bulk.SCRATCH_MIN_ROWS` rows or
+    more are; the tests' batches are smaller, so plain ``sqlite`` binds them row by row.
+    """
+    if request.param.startswith("sqlite"):
+        if request.param == "sqlite-staged":
+            monkeypatch.setattr(impactlens.store.bulk, "SCRATCH_MIN_ROWS", 0)
         yield f"sqlite:///{tmp_path / 'store.db'}"
         return
     base, reason = postgres_base_url()

@@ -10,9 +10,12 @@ import itertools
 from typing import Any
 
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from impactlens.store import Store
+
+pytestmark = pytest.mark.write_paths
 
 IDS = ("INC1", "INC2", "INC3", "INC4")
 MOMENTS = (None, "2026-11-02T10:00:00Z", "2026-11-02T11:00:00Z", "2026-11-02T12:00:00Z")

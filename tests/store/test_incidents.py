@@ -10,6 +10,8 @@ from impactlens.store.database import connect
 from impactlens.store.schema import INCIDENT_DTYPES, incidents, ingest_runs
 from sqlalchemy import func, select
 
+pytestmark = pytest.mark.write_paths
+
 FULL_ROW = {
     "incident_id": "INC0010001",
     "opened_at": "2026-11-02T09:15:30.123456Z",

@@ -6,10 +6,13 @@ fingerprints the rows an older store quarantined.
 
 from __future__ import annotations
 
+import pytest
 from impactlens.store import Store, create_engine_for, upgrade_database
 from impactlens.store.database import connect
 from impactlens.store.quarantine import fingerprint
 from sqlalchemy import text
+
+pytestmark = pytest.mark.write_paths
 
 BAD_TIME = {"line": 4, "problem": "bad timestamp", "reason": "Open Time 'soon' is not a date",
             "raw": '{"Incident ID": "IM1", "Open Time": "soon"}'}  # fmt: skip
