@@ -33,7 +33,7 @@ class Result:
 
     name: str
     value: float
-    unit: str  # "x" (a ratio to the baseline of the same run) or "ms"
+    unit: str  # "x" (a ratio to the baseline of the same run), "ms", "s" or "MiB"
     target: float
 
     @property
