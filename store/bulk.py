@@ -33,6 +33,7 @@ from impactlens.store.types import epoch_microseconds
 from sqlalchemy.engine import Connection
 
 __all__ = [
+    "ANALYZE_GROWTH",
     "CHUNK_ROWS",
     "SCRATCH_MIN_ROWS",
     "BulkWriter",
@@ -43,6 +44,7 @@ __all__ = [
 
 CHUNK_ROWS = 50_000
 SCRATCH_MIN_ROWS = 1_000  # SQLite: fewer rows are bound one by one (see SqliteWriter)
+ANALYZE_GROWTH = 0.1  # PostgreSQL: refresh statistics when a batch writes 10% (autovacuum's)
 _STAGES = itertools.count(1)  # names of scratch files attached to SQLite connections
 ChunkDone = Callable[[int], None]  # called with the rows written so far by the call
 
@@ -108,6 +110,13 @@ class BulkWriter:
     def delete_history(self, keys: pd.DataFrame) -> None:
         """Delete the assignment history of the (source, incident_id) pairs of `keys`."""
         raise NotImplementedError
+
+    def refresh_statistics(self, written: Mapping[str, int]) -> None:
+        """Let the planner know tables changed: `written` maps a table to the rows just written.
+
+        SQLite plans without row counts of ranges (its STAT4 is not compiled in), so only
+        PostgreSQL does anything here.
+        """
 
     def _upsert_clause(self, columns: Sequence[str]) -> str:
         sets = ", ".join(
@@ -363,6 +372,27 @@ class PostgresWriter(BulkWriter):
                 keys["incident_id"].to_numpy(dtype=object).tolist(),
             ),
         )
+
+    def refresh_statistics(self, written: Mapping[str, int]) -> None:
+        """``ANALYZE`` each table never analyzed, or with more rows written than
+        `ANALYZE_GROWTH` of those it had.
+
+        Autovacuum's own rule, applied at once and whether or not autovacuum runs (on
+        this project's test server it is off). Without statistics, a week's review on a
+        store of 10,000,000 incidents read every incident and sorted all 18,000,000
+        history rows (4.4 s for its two reads; the Monday job 10.9 s); with them, the
+        index on ``resolved_at`` and a hash join (2.5 s; the job 6.8 s). Run in the
+        batch's transaction, whose new rows ``ANALYZE`` sees; it samples a fixed number
+        of rows (~0.2 s).
+        """
+        cursor = self._cursor()
+        for table, rows in written.items():
+            if rows == 0:
+                continue
+            cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", (table,))
+            known = cursor.fetchone()[0]  # -1: never analyzed
+            if known < 0 or rows > ANALYZE_GROWTH * known:
+                cursor.execute(f"ANALYZE {self.quote(table)}")
 
     def _cursor(self) -> Any:
         return self.connection.connection.driver_connection.cursor()  # type: ignore[union-attr]

@@ -152,10 +152,13 @@ def write_batch(
     )
     if len(updated):
         writer.delete_history(updated[["source", "incident_id"]])
+    history_written = 0
     if len(history) and written:
         changed = pd.concat([new, updated], ignore_index=True) if len(updated) else new
         history = history[rows_with_keys(history, changed)]
         writer.insert("assignment_history", history, STORED_HISTORY_DTYPES)
+        history_written = len(history)
+    writer.refresh_statistics({"incidents": written, "assignment_history": history_written})
     fresh = not_yet_quarantined(connection, rejected, batch.sources)
     writer.insert(
         "quarantine",

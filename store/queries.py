@@ -35,6 +35,7 @@ from sqlalchemy import (
     cast,
     func,
     literal,
+    literal_column,
     or_,
     select,
     true,
@@ -80,7 +81,7 @@ def read_incidents(
     ``[since, until)``; ``"active"``, incidents open at some moment of it (opened before
     `until`, and not resolved before `since`).
     """
-    condition = _selection(source, since, until, by)
+    condition = _selection(connection, source, since, until, by)
     statement = (
         select(*readable_columns(connection, incidents, INCIDENT_DTYPES))
         .where(condition)
@@ -101,7 +102,7 @@ def read_history(
 
     Canonical history columns, ordered by (source, incident_id) and then assignment order.
     """
-    condition = _selection(source, since, until, by)
+    condition = _selection(connection, source, since, until, by)
     history = assignment_history
     statement = (
         select(*readable_columns(connection, history, HISTORY_DTYPES))
@@ -244,7 +245,11 @@ def read_quarantine(
 
 
 def _selection(
-    source: str | None, since: Moment | None, until: Moment | None, by: str
+    connection: Connection,
+    source: str | None,
+    since: Moment | None,
+    until: Moment | None,
+    by: str,
 ) -> ColumnElement[bool]:
     if by not in ("opened", "active"):
         raise ValueError(f"by={by!r}: expected 'opened' or 'active'")
@@ -258,10 +263,26 @@ def _selection(
         if by == "opened":
             conditions.append(incidents.c.opened_at >= start)
         else:
-            conditions.append(
-                or_(incidents.c.resolved_at.is_(None), incidents.c.resolved_at >= start)
-            )
+            still_open: ColumnElement[bool] = incidents.c.resolved_at.is_(None)
+            resolved_since: ColumnElement[bool] = incidents.c.resolved_at >= start
+            if connection.dialect.name == "sqlite":
+                # Without range statistics SQLite scans every incident in key order; told
+                # both are rare it reads the two ranges of the resolved_at index. On one
+                # year of 1,000,000 incidents, 25% of them in a week's window: incidents
+                # 0.79 -> 1.05 s, their history 1.05 -> 0.78 s; on more years it still
+                # reads only the window's. (PostgreSQL keeps statistics: see
+                # `BulkWriter.refresh_statistics`.)
+                still_open, resolved_since = _rare(still_open), _rare(resolved_since)
+            conditions.append(or_(still_open, resolved_since))
     return and_(*conditions) if conditions else true()
+
+
+def _rare(condition: ColumnElement[bool]) -> ColumnElement[bool]:
+    """SQLite's ``likelihood(condition, 0.01)``: a hint that `condition` is seldom true."""
+    # Untyped: typed Boolean, SQLAlchemy would write "likelihood(...) = 1", which hides
+    # the hint from SQLite's planner.
+    hinted: ColumnElement[bool] = func.likelihood(condition, literal_column("0.01"))
+    return hinted
 
 
 def _lists_source(source: str) -> ColumnElement[bool]:

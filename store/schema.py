@@ -179,6 +179,8 @@ incidents = Table(
     Column("ingested_at", UtcTimestamp(), nullable=False),
     PrimaryKeyConstraint("source", "incident_id"),
     Index(None, "opened_at"),
+    # A week's review selects the incidents active in its window by both (migration 0006).
+    Index(None, "resolved_at"),
 )
 
 assignment_history = Table(

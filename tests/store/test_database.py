@@ -105,15 +105,15 @@ def test_a_database_at_an_unknown_revision_is_refused_at_open_and_left_alone(fre
 
 
 def test_a_database_at_an_older_revision_is_refused_at_open(fresh_store, monkeypatch):
-    fresh_store()  # at 0005, the head of this version
+    fresh_store()  # at 0006, the head of this version
     # As a later version of impactlens sees it: its head is a newer migration.
-    monkeypatch.setattr(impactlens.store.database, "head_revision", lambda: "0006")
+    monkeypatch.setattr(impactlens.store.database, "head_revision", lambda: "0007")
 
     with pytest.raises(DatabaseNotAtHeadError) as refused:
         fresh_store()
 
     assert str(refused.value).endswith(
-        "is at revision 0005, not at head 0006: run `impactlens db upgrade`"
+        "is at revision 0006, not at head 0007: run `impactlens db upgrade`"
     )
 
 
