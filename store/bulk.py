@@ -4,19 +4,22 @@ Both writers take canonical frames (see `store.frames`) as Arrow columns and mov
 in chunks of `CHUNK_ROWS`, reporting progress per chunk. SQLite reads them from a
 scratch file ADBC wrote (moments as integer microseconds; small frames are bound with
 ``executemany``); PostgreSQL is given CSV that pyarrow writes (moments as naive UTC text,
-read in a transaction whose time zone is UTC). Everything runs on the caller's
+read in a transaction whose time zone is UTC); a big first load goes into its tables
+without their keys, built after (`PostgresWriter.first_load`), and a batch that wrote a
+tenth of a table refreshes its planner statistics. Everything runs on the caller's
 connection, inside its transaction: a failure leaves nothing behind.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import itertools
 import os
 import sqlite3
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -28,13 +31,16 @@ import pyarrow.csv as pacsv
 from adbc_driver_sqlite import dbapi as adbc_sqlite
 from impactlens.store.database import after_transaction
 from impactlens.store.frames import epoch_micros
-from impactlens.store.schema import COUNT, TIMESTAMP
+from impactlens.store.schema import COUNT, TIMESTAMP, assignment_history, incidents
 from impactlens.store.types import epoch_microseconds
+from sqlalchemy import Table, exists, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.schema import AddConstraint, CreateIndex, DropConstraint, DropIndex
 
 __all__ = [
     "ANALYZE_GROWTH",
     "CHUNK_ROWS",
+    "KEYLESS_LOAD_MIN_ROWS",
     "SCRATCH_MIN_ROWS",
     "BulkWriter",
     "PostgresWriter",
@@ -44,6 +50,7 @@ __all__ = [
 
 CHUNK_ROWS = 50_000
 SCRATCH_MIN_ROWS = 1_000  # SQLite: fewer rows are bound one by one (see SqliteWriter)
+KEYLESS_LOAD_MIN_ROWS = 100_000  # PostgreSQL: a first load this big builds keys after
 ANALYZE_GROWTH = 0.1  # PostgreSQL: refresh statistics when a batch writes 10% (autovacuum's)
 _STAGES = itertools.count(1)  # names of scratch files attached to SQLite connections
 ChunkDone = Callable[[int], None]  # called with the rows written so far by the call
@@ -102,6 +109,11 @@ class BulkWriter:
     ) -> None:
         """Insert incidents, or overwrite stored ones where the new row is `NEWER`."""
         raise NotImplementedError
+
+    @contextlib.contextmanager
+    def first_load(self, rows: int) -> Iterator[None]:
+        """Around the writes of a batch of `rows` new incidents (PostgreSQL: see there)."""
+        yield
 
     def stage_keys(self, keys: pd.DataFrame) -> str:
         """Put ``pos, source, incident_id, updated_at`` rows in a temporary table; its name."""
@@ -373,6 +385,33 @@ class PostgresWriter(BulkWriter):
             ),
         )
 
+    @contextlib.contextmanager
+    def first_load(self, rows: int) -> Iterator[None]:
+        """Into empty tables, `KEYLESS_LOAD_MIN_ROWS` incidents or more: keys built after.
+
+        Drops the primary keys and indexes of ``incidents`` and ``assignment_history``,
+        lets the batch be copied in, and builds them again under their own (Alembic's)
+        names: one sort per index instead of a b-tree insert per row. On 1,000,000
+        incidents with 1,798,142 history rows, in one process: 8.6 s -> 6.7 s. Both tables
+        are locked against readers meanwhile (they would have found them empty); a
+        failure rolls the keys back with the rows. A batch that repeats a key is refused
+        by the key's build, as by the key itself.
+        """
+        tables = (incidents, assignment_history)
+        if rows < KEYLESS_LOAD_MIN_ROWS or any(_has_rows(self.connection, t) for t in tables):
+            yield
+            return
+        self._cursor().execute("LOCK TABLE incidents, assignment_history IN ACCESS EXCLUSIVE MODE")
+        for table in tables:
+            for index in table.indexes:
+                self.connection.execute(DropIndex(index))
+            self.connection.execute(DropConstraint(table.primary_key))
+        yield
+        for table in tables:
+            self.connection.execute(AddConstraint(table.primary_key))
+            for index in sorted(table.indexes, key=lambda index: str(index.name)):
+                self.connection.execute(CreateIndex(index))
+
     def refresh_statistics(self, written: Mapping[str, int]) -> None:
         """``ANALYZE`` each table never analyzed, or with more rows written than
         `ANALYZE_GROWTH` of those it had.
@@ -421,6 +460,10 @@ class PostgresWriter(BulkWriter):
                 copy.write(buffer.getbuffer())
                 if on_chunk is not None:
                     on_chunk(start + chunk.num_rows)
+
+
+def _has_rows(connection: Connection, table: Table) -> bool:
+    return bool(connection.execute(select(exists().select_from(table))).scalar_one())
 
 
 def _arrow_table(

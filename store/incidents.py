@@ -146,18 +146,21 @@ def write_batch(
         report = on_progress
         return lambda rows: report(offset + rows, written)
 
-    writer.insert("incidents", new, INCIDENT_DTYPES, constants=constants, on_chunk=chunk_done(0))
-    writer.upsert_incidents(
-        updated, INCIDENT_DTYPES, constants=constants, on_chunk=chunk_done(len(new))
-    )
-    if len(updated):
-        writer.delete_history(updated[["source", "incident_id"]])
     history_written = 0
-    if len(history) and written:
-        changed = pd.concat([new, updated], ignore_index=True) if len(updated) else new
-        history = history[rows_with_keys(history, changed)]
-        writer.insert("assignment_history", history, STORED_HISTORY_DTYPES)
-        history_written = len(history)
+    with writer.first_load(len(new)):
+        writer.insert(
+            "incidents", new, INCIDENT_DTYPES, constants=constants, on_chunk=chunk_done(0)
+        )
+        if len(updated):
+            writer.upsert_incidents(
+                updated, INCIDENT_DTYPES, constants=constants, on_chunk=chunk_done(len(new))
+            )
+            writer.delete_history(updated[["source", "incident_id"]])
+        if len(history) and written:
+            changed = pd.concat([new, updated], ignore_index=True) if len(updated) else new
+            history = history[rows_with_keys(history, changed)]
+            writer.insert("assignment_history", history, STORED_HISTORY_DTYPES)
+            history_written = len(history)
     writer.refresh_statistics({"incidents": written, "assignment_history": history_written})
     fresh = not_yet_quarantined(connection, rejected, batch.sources)
     writer.insert(

@@ -57,11 +57,11 @@ def with_search_path(url: str, schema: str) -> str:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """`store_url` on each backend; on both SQLite write paths for `write_paths` tests."""
+    """`store_url` on each backend; on every write path of each for `write_paths` tests."""
     if "store_url" in metafunc.fixturenames:
         kinds = ["sqlite", "postgresql"]
         if metafunc.definition.get_closest_marker("write_paths"):
-            kinds.insert(1, "sqlite-staged")
+            kinds = ["sqlite", "sqlite-staged", "postgresql", "postgresql-keyless"]
         metafunc.parametrize("store_url", kinds, indirect=True)
 
 
@@ -72,12 +72,16 @@ def store_url(request: pytest.FixtureRequest, tmp_path, monkeypatch) -> Iterator
     ``sqlite-staged`` (for tests marked ``write_paths``) is SQLite with every write
     staged through a scratch file, as frames of `store.bulk.SCRATCH_MIN_ROWS` rows or
     more are; the tests' batches are smaller, so plain ``sqlite`` binds them row by row.
+    ``postgresql-keyless`` is PostgreSQL with every load into empty tables done without
+    keys, built after (`PostgresWriter.first_load`), as for `KEYLESS_LOAD_MIN_ROWS` or more.
     """
     if request.param.startswith("sqlite"):
         if request.param == "sqlite-staged":
             monkeypatch.setattr(impactlens.store.bulk, "SCRATCH_MIN_ROWS", 0)
         yield f"sqlite:///{tmp_path / 'store.db'}"
         return
+    if request.param == "postgresql-keyless":
+        monkeypatch.setattr(impactlens.store.bulk, "KEYLESS_LOAD_MIN_ROWS", 0)
     base, reason = postgres_base_url()
     if base is None:
         pytest.skip(reason)
