@@ -3,10 +3,10 @@
 Both writers take canonical frames (see `store.frames`) as Arrow columns and move them
 in chunks of `CHUNK_ROWS`, reporting progress per chunk. SQLite reads them from a
 scratch file ADBC wrote (moments as integer microseconds; small frames are bound with
-``executemany``); PostgreSQL is given CSV that pyarrow writes (moments as naive UTC text,
-read in a transaction whose time zone is UTC); a big first load goes into its tables
-without their keys, built after (`PostgresWriter.first_load`), and a batch that wrote a
-tenth of a table refreshes its planner statistics. Everything runs on the caller's
+``executemany``); PostgreSQL is sent ``COPY``'s binary format (`store.copy_binary`); a
+big first load goes into its tables without their keys, built after
+(`PostgresWriter.first_load`), and a batch that wrote a tenth of a table refreshes its
+planner statistics. Everything runs on the caller's
 connection, inside its transaction: a failure leaves nothing behind.
 """
 
@@ -14,21 +14,20 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import io
 import itertools
 import os
 import sqlite3
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 from adbc_driver_sqlite import dbapi as adbc_sqlite
+from impactlens.store.copy_binary import SIGNATURE, TRAILER, encode_rows
 from impactlens.store.database import after_transaction
 from impactlens.store.frames import epoch_micros
 from impactlens.store.schema import COUNT, TIMESTAMP, assignment_history, incidents
@@ -246,7 +245,7 @@ class SqliteWriter(BulkWriter):
         os.close(descriptor)
         alias = f"il_stage_{next(_STAGES)}"
         try:
-            arrow = _arrow_table(frame, dtypes, {}, moments="micros")
+            arrow = _arrow_table(frame, dtypes, {})
             with adbc_sqlite.connect(path, autocommit=True) as scratch, scratch.cursor() as writer:
                 writer.execute("PRAGMA journal_mode = OFF")
                 writer.execute("PRAGMA synchronous = OFF")
@@ -320,14 +319,12 @@ def _python_values(values: pd.Series, dtype: str) -> list[Any]:
 
 
 class PostgresWriter(BulkWriter):
-    """``COPY ... FROM STDIN`` of CSV written by pyarrow, in chunks."""
+    """``COPY ... FROM STDIN (FORMAT BINARY)`` encoded by `store.copy_binary`, in chunks."""
 
     def prepare(self) -> None:
-        cursor = self._cursor()
-        # Naive moments in the CSV are UTC; and one batch writer at a time, so that
-        # what this batch finds stored cannot change before it writes (readers go on).
-        cursor.execute("SET LOCAL TIME ZONE 'UTC'")
-        cursor.execute("LOCK TABLE incidents IN SHARE ROW EXCLUSIVE MODE")
+        # One batch writer at a time, so that what this batch finds stored cannot change
+        # before it writes (readers go on).
+        self._cursor().execute("LOCK TABLE incidents IN SHARE ROW EXCLUSIVE MODE")
 
     def insert(
         self,
@@ -447,19 +444,30 @@ class PostgresWriter(BulkWriter):
         if len(frame) == 0:
             return
         arrow = _without_nul(_arrow_table(frame, dtypes, constants))
+        types = self._column_types(table, arrow.column_names)
         columns = self._column_list(arrow.column_names)
-        options = pacsv.WriteOptions(include_header=False)
         with (
             self._cursor() as cursor,
-            cursor.copy(f"COPY {self.quote(table)} ({columns}) FROM STDIN (FORMAT csv)") as copy,
+            cursor.copy(f"COPY {self.quote(table)} ({columns}) FROM STDIN (FORMAT BINARY)") as copy,
         ):
+            copy.write(SIGNATURE)
             for start in range(0, arrow.num_rows, CHUNK_ROWS):
                 chunk = arrow.slice(start, CHUNK_ROWS)
-                buffer = io.BytesIO()
-                pacsv.write_csv(chunk, buffer, write_options=options)
-                copy.write(buffer.getbuffer())
+                copy.write(encode_rows(chunk, types))
                 if on_chunk is not None:
                     on_chunk(start + chunk.num_rows)
+            copy.write(TRAILER)
+
+    def _column_types(self, table: str, names: Sequence[str]) -> list[str]:
+        """The PostgreSQL types of `table`'s columns `names` (as ``format_type`` names them)."""
+        cursor = self._cursor()
+        cursor.execute(
+            "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+            "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
+            (self.quote(table),),
+        )
+        found = dict(cursor.fetchall())
+        return [found[name] for name in names]
 
 
 def _has_rows(connection: Connection, table: Table) -> bool:
@@ -470,22 +478,16 @@ def _arrow_table(
     frame: pd.DataFrame,
     dtypes: Mapping[str, str],
     constants: Mapping[str, tuple[str, Any]],
-    *,
-    moments: Literal["naive", "micros"] = "naive",
 ) -> pa.Table:
-    """The columns as Arrow arrays, for pyarrow's CSV writer or ADBC.
-
-    Moments become naive UTC (pyarrow writes those ~20x faster than aware ones), or
-    integer microseconds as SQLite keeps them (``moments="micros"``).
-    """
+    """The columns as Arrow arrays, for ADBC or `copy_binary`: text as large strings,
+    numbers as int64, moments as integer microseconds since the epoch (as SQLite keeps
+    them); `constants` as columns of one value."""
     arrays: dict[str, pa.Array] = {}
     for name, dtype in dtypes.items():
         values = frame[name]
-        if dtype == TIMESTAMP and moments == "micros":
+        if dtype == TIMESTAMP:
             micros = epoch_micros(values)
             array = pa.array(micros, type=pa.int64(), mask=micros == _NAT)
-        elif dtype == TIMESTAMP:
-            array = pa.array(values.dt.tz_convert(None), type=pa.timestamp("us"))
         elif dtype in ("int64", COUNT):
             array = pa.array(values, type=pa.int64())
         else:
@@ -493,11 +495,8 @@ def _arrow_table(
         arrays[name] = array
     rows = len(frame)
     for name, (dtype, value) in constants.items():
-        if dtype == TIMESTAMP:
-            naive = pd.Timestamp(value).tz_convert("UTC").tz_localize(None).as_unit("us")
-            arrays[name] = pa.array(np.full(rows, naive.to_datetime64()), type=pa.timestamp("us"))
-        else:
-            arrays[name] = pa.array(np.full(rows, value, dtype=np.int64))
+        number = epoch_microseconds(pd.Timestamp(value)) if dtype == TIMESTAMP else int(value)
+        arrays[name] = pa.array(np.full(rows, number, dtype=np.int64))
     return pa.table(arrays)
 
 
@@ -505,6 +504,17 @@ def _without_nul(table: pa.Table) -> pa.Table:
     """`table` with U+FFFD for each NUL character in its text: PostgreSQL text cannot hold NUL."""
     for index, field in enumerate(table.schema):
         column = table.column(index)
-        if field.type == pa.large_string() and pc.any(pc.match_substring(column, "\x00")).as_py():
+        if field.type == pa.large_string() and _may_hold_nul(column):
             table = table.set_column(index, field, pc.replace_substring(column, "\x00", "\ufffd"))
     return table
+
+
+def _may_hold_nul(column: pa.ChunkedArray) -> bool:
+    """Whether a zero byte is in the text buffers behind `column` (numpy scans them ~10x
+    faster than ``match_substring`` looks at each value; a hit outside a sliced chunk's
+    values only costs a needless replace)."""
+    for chunk in column.chunks:
+        data = chunk.buffers()[2]
+        if data is not None and not np.frombuffer(data, dtype=np.uint8).all():
+            return True
+    return False
