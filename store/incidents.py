@@ -12,10 +12,12 @@ holds already, with the same source, reason and raw text, is not stored again), 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from impactlens.ingest.batch import IngestBatch
 from impactlens.store.bulk import BulkWriter, writer_for
@@ -23,6 +25,7 @@ from impactlens.store.errors import InvalidBatchError
 from impactlens.store.frames import conform, rows_with_keys
 from impactlens.store.quarantine import fingerprints, not_yet_quarantined
 from impactlens.store.schema import (
+    COUNT,
     HISTORY_DTYPES,
     INCIDENT_DTYPES,
     REJECTED_DTYPES,
@@ -38,6 +41,12 @@ from sqlalchemy.engine import Connection
 __all__ = ["IngestSummary", "PreparedBatch", "Progress", "prepare_batch", "write_batch"]
 
 Progress = Callable[[int, int], None]
+# What the store's whole-number columns hold (schema: priority smallint, others integer).
+_LIMITS = {
+    name: np.iinfo(np.int16 if name == "priority" else np.int32)
+    for name, dtype in INCIDENT_DTYPES.items()
+    if dtype in ("int64", COUNT)
+}
 
 
 @dataclass(frozen=True)
@@ -82,6 +91,8 @@ def prepare_batch(batch: IngestBatch) -> PreparedBatch:
     rejected = conform(batch.rejected, REJECTED_DTYPES, what="rejected")
     _require_keys(frame, "incidents")
     _require_keys(history, "history")
+    frame, too_large = _storable(frame, batch.lines)
+    rejected = pd.concat([rejected, too_large], ignore_index=True) if len(too_large) else rejected
     rejected["reason"] = rejected["reason"].fillna("(no reason given)")
     rejected["fingerprint"] = fingerprints(rejected)
     sources = sorted(
@@ -191,6 +202,43 @@ def write_batch(
         )
     )
     return summary
+
+
+def _storable(
+    frame: pd.DataFrame, lines: npt.NDArray[np.int64] | None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The incidents whose whole numbers fit the store's columns, and the others as
+    rejected rows (`REJECTED_DTYPES`, the file line when the adapter gave `lines`).
+
+    ``priority`` is a smallint, the counts and levels integers: a reassignment count
+    of 99,999,999,999 (a column mapped wrong) is quarantined, not the whole batch lost.
+    """
+    reasons = pd.Series(pd.NA, index=frame.index, dtype=TEXT)
+    for name, limits in _LIMITS.items():
+        values = frame[name].astype("Int64")
+        outside = ((values < limits.min) | (values > limits.max)).fillna(False).to_numpy(bool)
+        for row in np.flatnonzero(outside & reasons.isna().to_numpy()).tolist():
+            reasons.iloc[row] = (
+                f"{name} {values.iloc[row]} is out of range "
+                f"(the store holds {limits.min:,} to {limits.max:,})"
+            )
+    bad = reasons.notna().to_numpy()
+    if not bad.any():
+        return frame, frame.iloc[:0]
+    rows = frame[bad]
+    rejected = pd.DataFrame(
+        {
+            "source": rows["source"].to_numpy(),
+            "line": pd.array(lines[bad] if lines is not None else [pd.NA] * len(rows), dtype=COUNT),
+            "problem": "out of range",
+            "reason": reasons[bad].to_numpy(),
+            "raw": [
+                json.dumps({k: str(v) for k, v in record.items() if not pd.isna(v)})
+                for record in rows.to_dict("records")
+            ],
+        }
+    )
+    return frame[~bad].reset_index(drop=True), conform(rejected, REJECTED_DTYPES, what="rejected")
 
 
 def _require_keys(frame: pd.DataFrame, what: str) -> None:

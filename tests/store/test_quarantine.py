@@ -6,6 +6,10 @@ fingerprints the rows an older store quarantined.
 
 from __future__ import annotations
 
+import dataclasses
+import json
+
+import numpy as np
 import pytest
 from impactlens.store import Store, create_engine_for, upgrade_database
 from impactlens.store.database import connect
@@ -103,3 +107,37 @@ def test_rows_quarantined_before_migration_0002_are_fingerprinted_by_it(store_ur
         summary = save(store, make_batch(rejected=[BAD_TIME]))
         assert summary.already_quarantined == 1
         assert len(store.quarantine()) == 1
+
+
+def test_a_number_the_store_cannot_hold_quarantines_its_row_not_the_batch(fresh_store, make_batch):
+    # A count column mapped from the wrong field (a phone number) and a priority beyond a
+    # smallint: each row is quarantined with its file line; the good row lands.
+    store = fresh_store()
+    batch = make_batch(
+        incidents=[
+            {"reassignment_count": 2},
+            {"reassignment_count": 4_915_112_345_678, "reopen_count": -(2**31) - 1},
+            {"priority": 40_000},
+        ],
+        history=[{"incident_id": f"INC{n}", "assignment_group": "g"} for n in (1, 2, 3)],
+    )
+    batch = dataclasses.replace(batch, lines=np.array([2, 3, 4]))
+
+    summary = save(store, batch)
+
+    assert (summary.new, summary.quarantined, summary.rows_read) == (1, 2, 3)
+    assert store.load_incidents()["incident_id"].tolist() == ["INC1"]
+    stored_week = store.load_week(since="2000-01-01", until="2100-01-01")
+    assert stored_week.history["incident_id"].tolist() == ["INC1"]
+    stored = store.quarantine()
+    assert stored["line"].tolist() == [3, 4]
+    assert stored["problem"].tolist() == ["out of range", "out of range"]
+    assert stored["reason"].tolist() == [
+        "reassignment_count 4915112345678 is out of range "
+        "(the store holds -2,147,483,648 to 2,147,483,647)",
+        "priority 40000 is out of range (the store holds -32,768 to 32,767)",
+    ]
+    assert json.loads(stored["raw"][0])["incident_id"] == "INC2"
+    # The same file again: the rows are known, not quarantined twice.
+    again = save(store, batch)
+    assert (again.unchanged, again.quarantined, again.already_quarantined) == (1, 0, 2)
