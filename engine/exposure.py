@@ -31,6 +31,7 @@ from impactlens.engine.propagation import (
     SparseRows,
     Walk,
     concatenated_ranges,
+    edge_ends,
 )
 
 from impactlens.errors import UnknownServiceError
@@ -138,7 +139,8 @@ def compute_exposure(graph: nx.DiGraph[str]) -> ExposureTable:
     position = {node: index for index, node in enumerate(nodes)}
     processes = tuple(n for n, data in graph.nodes(data=True) if data.get("kind") == "process")
     groups = Groups.of(graph, position)
-    edges = Edges.of(graph, position)
+    ends = edge_ends(graph, position)
+    edges = Edges.of(graph, ends)
     width = len(processes) + len(groups.member_rows)
     # Each node starts with its own column: a process is fully exposed to itself, and a
     # group member to its own failure.
@@ -150,7 +152,7 @@ def compute_exposure(graph: nx.DiGraph[str]) -> ExposureTable:
     values = np.zeros((len(nodes), width), dtype=np.float64)
     next_hop = np.full((len(nodes), width), NO_HOP, dtype=np.int32)
     walk = Walk(values, next_hop, edges, groups, len(processes))
-    for level, cycles in _levels(graph, position):
+    for level, cycles in _levels(graph, position, ends):
         rows.compute(level, edges, groups, walk)
         for cycle in cycles:
             needed = np.unique(
@@ -182,33 +184,39 @@ def compute_exposure(graph: nx.DiGraph[str]) -> ExposureTable:
 
 
 def _levels(
-    graph: nx.DiGraph[str], position: dict[str, int]
+    graph: nx.DiGraph[str], position: dict[str, int], ends: np.ndarray
 ) -> Iterator[tuple[np.ndarray, list[np.ndarray]]]:
     """Levels of the condensation, consumers first: (single-node rows, [cycle rows, ...]).
 
     Every successor of a level's nodes (member edges included, since a group is reached
     through its members) lies in an earlier level, so a level is computed in one batch.
     """
-    component = np.empty(len(position), dtype=np.int64)
-    members: list[np.ndarray] = []
+    label_of: dict[str, int] = {}
+    cycles_of: dict[int, np.ndarray] = {}  # the rows of each component of several nodes
     for label, nodes in enumerate(nx.strongly_connected_components(graph)):
-        rows = np.array([position[node] for node in nodes], dtype=np.int64)
-        component[rows] = label
-        members.append(rows)
-    pairs = np.array([(position[u], position[v]) for u, v in graph.edges], dtype=np.int64)
-    pairs = pairs.reshape(-1, 2)
-    links = np.unique(component[pairs], axis=0)
+        label_of.update(dict.fromkeys(nodes, label))
+        if len(nodes) > 1:
+            cycles_of[label] = np.array([position[node] for node in nodes], dtype=np.int64)
+    component = np.fromiter((label_of[node] for node in position), np.int64, len(position))
+    count = len(cycles_of) + len(position) - sum(len(rows) for rows in cycles_of.values())
+    single_row = np.full(count, -1, dtype=np.int64)  # a one-node component's row
+    is_single = np.bincount(component, minlength=count) == 1
+    single_row[component[is_single[component]]] = np.flatnonzero(is_single[component])
+    linked = component[ends]
+    # Distinct component links (one integer each: np.unique over rows sorts far slower).
+    codes = np.unique(linked[:, 0] * count + linked[:, 1])
+    links = np.stack([codes // count, codes % count], axis=1)
     links = links[links[:, 0] != links[:, 1]]
-    waiting = np.bincount(links[:, 0], minlength=len(members))  # successors left per component
+    waiting = np.bincount(links[:, 0], minlength=count)  # successors left per component
     upstream = links[np.argsort(links[:, 1], kind="stable")]
-    upstream_start = np.searchsorted(upstream[:, 1], np.arange(len(members) + 1))
+    upstream_start = np.searchsorted(upstream[:, 1], np.arange(count + 1))
     frontier = np.flatnonzero(waiting == 0)
     while frontier.size:
-        singles = [members[c][0] for c in frontier if len(members[c]) == 1]
-        cycles = [members[c] for c in frontier if len(members[c]) > 1]
-        yield np.array(singles, dtype=np.int64), cycles
+        singles = single_row[frontier[is_single[frontier]]]
+        cycles = [cycles_of[c] for c in frontier[~is_single[frontier]].tolist()]
+        yield singles, cycles
         heads = upstream[
             concatenated_ranges(upstream_start[frontier], np.diff(upstream_start)[frontier]), 0
         ]
-        np.subtract.at(waiting, heads, 1)
+        waiting -= np.bincount(heads, minlength=count)
         frontier = np.unique(heads[waiting[heads] == 0])

@@ -7,13 +7,22 @@ the graph as arrays. Everything here is internal to `compute_exposure`.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import networkx as nx
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["NO_HOP", "Edges", "Groups", "SparseRows", "Walk", "concatenated_ranges"]
+__all__ = [
+    "NO_HOP",
+    "Edges",
+    "Groups",
+    "SparseRows",
+    "Walk",
+    "concatenated_ranges",
+    "edge_ends",
+]
 
 NO_HOP = -1
 
@@ -148,20 +157,17 @@ class Edges:
     factor: np.ndarray
 
     @classmethod
-    def of(cls, graph: nx.DiGraph[str], position: dict[str, int]) -> Edges:
-        kept = [
-            (position[source], position[target], float(data.get("factor", 1.0)))
-            for source, target, data in graph.edges(data=True)
-            if data.get("relation") != "member_of" and data.get("factor", 1.0) > 0.0
-        ]
-        source = np.array([e[0] for e in kept], dtype=np.int64)
+    def of(cls, graph: nx.DiGraph[str], ends: np.ndarray) -> Edges:
+        """From `graph` and its `edge_ends` (numpy over each edge's attributes, no tuples)."""
+        count = len(ends)
+        attributes = [data for _, _, data in graph.edges(data=True)]
+        factor = np.fromiter((data.get("factor", 1.0) for data in attributes), np.float64, count)
+        member = (data.get("relation") == "member_of" for data in attributes)
+        kept = ~np.fromiter(member, np.bool_, count) & (factor > 0.0)
+        source = ends[kept, 0]
         order = np.argsort(source, kind="stable")
-        start = np.searchsorted(source[order], np.arange(len(position) + 1))
-        return cls(
-            start=start,
-            target=np.array([e[1] for e in kept], dtype=np.int64)[order],
-            factor=np.array([e[2] for e in kept], dtype=np.float64)[order],
-        )
+        start = np.searchsorted(source[order], np.arange(len(graph) + 1))
+        return cls(start=start, target=ends[kept, 1][order], factor=factor[kept][order])
 
     def factors(self) -> dict[tuple[int, int], float]:
         sources = np.repeat(np.arange(len(self.start) - 1), np.diff(self.start))
@@ -389,6 +395,12 @@ class Walk:
         self._note_group_steps(pair_rows, group_index, pair_factors)
         unique_rows, counts = np.unique(pair_rows, return_counts=True)
         return unique_rows, counts, pair_groups, pair_factors
+
+
+def edge_ends(graph: nx.DiGraph[str], position: dict[str, int]) -> np.ndarray:
+    """Every edge of `graph` as a row ``[source row, target row]``, in the graph's order."""
+    rows = map(position.__getitem__, itertools.chain.from_iterable(graph.edges))
+    return np.fromiter(rows, np.int64, 2 * graph.number_of_edges()).reshape(-1, 2)
 
 
 def concatenated_ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
