@@ -19,6 +19,7 @@ import os
 import sqlite3
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -52,6 +53,7 @@ SCRATCH_MIN_ROWS = 1_000  # SQLite: fewer rows are bound one by one (see SqliteW
 KEYLESS_LOAD_MIN_ROWS = 100_000  # PostgreSQL: a first load this big builds keys after
 ANALYZE_GROWTH = 0.1  # PostgreSQL: refresh statistics when a batch writes 10% (autovacuum's)
 _STAGES = itertools.count(1)  # names of scratch files attached to SQLite connections
+SCRATCH_PREFIX = "impactlens-stage-"  # then the writing process's id: <prefix><pid>-<random>.db
 ChunkDone = Callable[[int], None]  # called with the rows written so far by the call
 
 _NAT = np.iinfo(np.int64).min
@@ -241,7 +243,9 @@ class SqliteWriter(BulkWriter):
 
     def _stage(self, frame: pd.DataFrame, dtypes: Mapping[str, str]) -> str:
         """`frame`'s columns in a new scratch file attached to the connection; its table."""
-        descriptor, path = tempfile.mkstemp(prefix="impactlens-stage-", suffix=".db")
+        _remove_abandoned_scratch_files()
+        prefix = f"{SCRATCH_PREFIX}{os.getpid()}-"
+        descriptor, path = tempfile.mkstemp(prefix=prefix, suffix=".db")
         os.close(descriptor)
         alias = f"il_stage_{next(_STAGES)}"
         try:
@@ -286,6 +290,25 @@ class SqliteWriter(BulkWriter):
                     on_chunk(start + len(chunk))
         finally:
             cursor.close()
+
+
+def _remove_abandoned_scratch_files() -> None:
+    """Delete the scratch files of writers that are gone (killed mid-batch: a transaction
+    that never ended never ran its clean-up). A file whose process still runs is kept."""
+    for path in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*-*.db"):
+        pid = path.name.removeprefix(SCRATCH_PREFIX).split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _running(int(pid)):
+            path.unlink(missing_ok=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
 
 
 def _sqlite_value(dtype: str, value: Any) -> Any:

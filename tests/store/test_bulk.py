@@ -7,6 +7,9 @@ scratch files must be gone when the transaction ends, whether it commits or not.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import tempfile
 
 import impactlens.store.bulk
@@ -136,3 +139,25 @@ def test_a_failed_staged_write_leaves_the_store_and_no_scratch_file(tmp_path, sc
     assert len(store.load_incidents()) == ROWS
     assert list(scratch_dir.iterdir()) == []
     store.close()
+
+
+def test_a_staged_write_removes_only_the_scratch_files_of_writers_that_are_gone(
+    tmp_path, scratch_dir
+):
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # its pid now names no process (reused only after many more)
+    alive = os.getppid()  # the process that started the tests
+    for pid in (gone.pid, alive):
+        (scratch_dir / f"impactlens-stage-{pid}-abc123.db").write_bytes(b"x")
+    (scratch_dir / "someone-elses.db").write_bytes(b"x")
+
+    store = Store.open(f"sqlite:///{tmp_path / 'store.db'}")
+    store.save_batch(
+        _batch(ROWS, updated="2026-11-02T11:00:00Z"), source_file="a", format="canonical"
+    )
+    store.close()
+
+    assert sorted(path.name for path in scratch_dir.iterdir()) == [
+        f"impactlens-stage-{alive}-abc123.db",
+        "someone-elses.db",
+    ]

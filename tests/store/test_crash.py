@@ -11,8 +11,10 @@ import select
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
+import impactlens.store.bulk
 import pandas as pd
 from impactlens.store import Store
 from impactlens.store.database import connect
@@ -58,7 +60,14 @@ def snapshot(store: Store) -> list[pd.DataFrame]:
     return [week.incidents, week.history, store.ingest_runs(), store.quarantine()]
 
 
-def test_a_batch_killed_mid_way_leaves_no_partial_rows(fresh_store, store_url, make_batch):
+def test_a_batch_killed_mid_way_leaves_no_partial_rows(
+    fresh_store, store_url, make_batch, tmp_path, monkeypatch
+):
+    # Scratch files (SQLite's staged writes) go to a folder the test watches, here and
+    # in the child.
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     store = fresh_store()
     store.save_batch(
         make_batch(
@@ -76,7 +85,7 @@ def test_a_batch_killed_mid_way_leaves_no_partial_rows(fresh_store, store_url, m
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD, store_url, str(ROWS)],
         cwd=REPO_ROOT,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "TMPDIR": str(scratch)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -106,12 +115,24 @@ def test_a_batch_killed_mid_way_leaves_no_partial_rows(fresh_store, store_url, m
         with connect(store.engine) as connection:
             assert connection.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
 
-    # The store opens and takes the next batch as if nothing had happened.
+    # The killed SQLite writer's scratch files (its keys, its incidents) were left
+    # behind: their clean-up never ran.
+    left = [path.name for path in scratch.iterdir()]
+    if wal is not None:
+        assert len(left) == 2
+        assert all(name.startswith(f"impactlens-stage-{child.pid}-") for name in left)
+    else:
+        assert left == []
+
+    # The store opens and takes the next batch as if nothing had happened; a staged
+    # write removes the scratch file of the writer that is gone.
+    monkeypatch.setattr(impactlens.store.bulk, "SCRATCH_MIN_ROWS", 0)
     summary = store.save_batch(
         make_batch(incidents=[{"incident_id": "INC9"}]),
         source_file="next.csv",
         format="servicenow",
     )
     assert summary.new == 1
+    assert list(scratch.iterdir()) == []
     assert store.ingest_runs()["file"].tolist() == ["small.csv", "next.csv"]
     assert store.load_incidents()["incident_id"].tolist() == ["BIG0000001", "INC1", "INC9"]
