@@ -49,6 +49,7 @@ from impactlens.moments import utc_moment
 __all__ = [
     "Moment",
     "Selection",
+    "moment_from_micros",
     "read_extent",
     "read_history",
     "read_incident",
@@ -154,7 +155,7 @@ def read_extent(
         return statement.scalar_subquery()
 
     first, last = connection.execute(select(bound(func.min), bound(func.max))).one()
-    return _moment(first), _moment(last)
+    return moment_from_micros(first), moment_from_micros(last)
 
 
 def read_sources(connection: Connection) -> pd.DataFrame:
@@ -310,7 +311,8 @@ def readable_columns(connection: Connection, table: Table, dtypes: dict[str, str
     return columns
 
 
-def _moment(micros: int | None) -> pd.Timestamp | None:
+def moment_from_micros(micros: int | None) -> pd.Timestamp | None:
+    """A moment `read_micros` selected, as a UTC timestamp (None stays None)."""
     return None if micros is None else pd.Timestamp(int(micros), unit="us", tz="UTC")
 
 

@@ -15,7 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from impactlens.store.queries import read_micros, readable_columns, typed_frame
+from impactlens.store.queries import (
+    moment_from_micros,
+    read_micros,
+    readable_columns,
+    typed_frame,
+)
 from impactlens.store.schema import (
     HISTORY_DTYPES,
     INCIDENT_DTYPES,
@@ -182,4 +187,6 @@ def read_settled(
     found = connection.execute(statement).first()
     if found is None:
         return None
-    return SettledImpact(pd.Timestamp(int(found[0]), unit="us", tz="UTC"), str(found[1]))
+    settled_at = moment_from_micros(found[0])
+    assert settled_at is not None  # the column is NOT NULL
+    return SettledImpact(settled_at, str(found[1]))
