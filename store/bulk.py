@@ -140,6 +140,10 @@ class BulkWriter:
     def _column_list(self, columns: Sequence[str]) -> str:
         return ", ".join(self.quote(c) for c in columns)
 
+    def _cursor(self) -> Any:
+        """A cursor of the DB-API connection under `connection`, in its transaction."""
+        return self.connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+
 
 class SqliteWriter(BulkWriter):
     """Arrow columns staged by ADBC in a scratch file, then moved in set-based, in chunks.
@@ -270,9 +274,6 @@ class SqliteWriter(BulkWriter):
         finally:
             os.unlink(path)
 
-    def _cursor(self) -> Any:
-        return self.connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-
     def _executemany(
         self,
         sql: str,
@@ -307,7 +308,7 @@ def _running(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:  # it exists, under another user
-        return True
+        pass
     return True
 
 
@@ -452,9 +453,6 @@ class PostgresWriter(BulkWriter):
             known = cursor.fetchone()[0]  # -1: never analyzed
             if known < 0 or rows > ANALYZE_GROWTH * known:
                 cursor.execute(f"ANALYZE {self.quote(table)}")
-
-    def _cursor(self) -> Any:
-        return self.connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
 
     def _copy(
         self,
